@@ -1,0 +1,115 @@
+"""Plots for the chapters. Each `plot_*` function takes an optional `Axes` and returns it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+
+from .training import History
+
+__all__ = ["new_axes", "plot_history", "plot_gap", "plot_regression_fit"]
+
+# Colours that stay distinct on the website's light theme and for common colour blindness.
+TRAIN_COLOUR, HOLDOUT_COLOUR = "#1f77b4", "#d62728"
+
+
+def new_axes(ncols: int = 1, width: float = 5.0, height: float = 3.4):
+    """A row of `ncols` axes, sized for the book's text column. Returns `(figure, axes)`."""
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), layout="constrained")
+    return fig, axes
+
+
+def plot_history(
+    history: History,
+    metric: str = "loss",
+    ax: Axes | None = None,
+    label: str = "",
+    linestyle: str = "-",
+) -> Axes:
+    """Training and holdout curves of one run against the epoch.
+
+    Args:
+        history: what `training.fit` returned.
+        metric: "loss", "accuracy" or "error" (1 - accuracy).
+        ax: where to draw; a new figure when None.
+        label: prefix for the legend entries, to tell several runs apart.
+        linestyle: line style of both curves.
+    """
+    if ax is None:
+        _, ax = new_axes()
+    if metric == "loss":
+        train, holdout, ylabel = history.train_loss, history.holdout_loss, "loss"
+    elif metric in ("accuracy", "error"):
+        if not history.train_acc:
+            raise ValueError("this history has no accuracy (a regression run); use metric='loss'")
+        train, holdout = np.array(history.train_acc), np.array(history.holdout_acc)
+        if metric == "error":
+            train, holdout = 1 - train, 1 - holdout
+        ylabel = f"{metric} (fraction)"
+    else:
+        raise ValueError(f"metric must be 'loss', 'accuracy' or 'error', got {metric!r}")
+    prefix = f"{label}: " if label else ""
+    ax.plot(history.epochs, train, linestyle, color=TRAIN_COLOUR, label=f"{prefix}training")
+    ax.plot(history.epochs, holdout, linestyle, color=HOLDOUT_COLOUR, label=f"{prefix}holdout")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_gap(
+    xs: Sequence[float],
+    train: Sequence[float],
+    holdout: Sequence[float],
+    xlabel: str,
+    ylabel: str = "error (fraction)",
+    ax: Axes | None = None,
+    logx: bool = False,
+) -> Axes:
+    """Final training and holdout values against a setting (width, data set size, rate...),
+    with the generalisation gap between them shaded."""
+    if ax is None:
+        _, ax = new_axes()
+    ax.plot(xs, train, "o-", color=TRAIN_COLOUR, label="training")
+    ax.plot(xs, holdout, "s-", color=HOLDOUT_COLOUR, label="holdout")
+    ax.fill_between(xs, train, holdout, color="0.85", label="generalisation gap")
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_regression_fit(
+    predict, split, target=None, ax: Axes | None = None, title: str = ""
+) -> Axes:
+    """A two-input regression seen along its first input, with the second held at 0.
+
+    Args:
+        predict: maps an (n, 2) float64 array to n predictions (for example a trained model
+            wrapped in `torch.no_grad`).
+        split: a `Split` from `data.two_input_regression`; its training points are drawn.
+        target: the noise-free function of an (n, 2) array, drawn for reference when given.
+    """
+    if ax is None:
+        _, ax = new_axes()
+    grid = np.zeros((300, 2))
+    grid[:, 0] = np.linspace(-2, 2, 300)
+    if target is not None:
+        ax.plot(grid[:, 0], target(grid), "k--", lw=1, label="true function ($x_2 = 0$)")
+    ax.plot(grid[:, 0], predict(grid), color=HOLDOUT_COLOUR, label="network ($x_2 = 0$)")
+    x, y = split.x_train.numpy(), split.y_train.numpy().ravel()
+    near = np.abs(x[:, 1]) < 0.7  # the training points close to the slice we draw
+    ax.scatter(x[near, 0], y[near], s=18, color=TRAIN_COLOUR, label="training points, $|x_2|<0.7$")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$y$")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return ax
