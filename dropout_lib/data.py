@@ -48,8 +48,8 @@ class Split:
 
     def __repr__(self) -> str:
         task = f"{self.n_classes} classes" if self.n_classes else "regression"
-        return (f"Split({self.name!r}: {len(self.x_train)} training, {len(self.x_holdout)} holdout, "
-                f"{self.n_features} features, {task})")
+        sizes = f"{len(self.x_train)} training, {len(self.x_holdout)} holdout"
+        return f"Split({self.name!r}: {sizes}, {self.n_features} features, {task})"
 
 
 def _check_fraction(value: float, name: str) -> None:

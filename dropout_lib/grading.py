@@ -168,15 +168,16 @@ def quiz(
     """
     if (choices is None) == (step is None):
         raise ValueError("a quiz needs either choices or step")
+    options = None if choices is None else tuple(choices)  # "abcd" -> ("a", "b", "c", "d")
 
     def checker(answer: Any) -> str | None:
         if callable(answer):
             answer = call(answer)
         if answer is None or answer is Ellipsis:
             raise NotAttempted()
-        if choices is not None:
-            if not isinstance(answer, str) or answer.strip().lower() not in choices:
-                raise NotYet(f"answer with one of {', '.join(repr(c) for c in choices)}.")
+        if options is not None:
+            if not isinstance(answer, str) or answer.strip().lower() not in options:
+                raise NotYet(f"answer with one of {', '.join(repr(c) for c in options)}.")
             if answer_digest(exercise_id, answer.strip().lower()) != digest:
                 raise NotYet(hint)
             return None

@@ -54,7 +54,7 @@ def mlp(
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
 
     layers: list[nn.Module] = []
-    for i, (rate, n_in, n_out) in enumerate(zip(rates, sizes[:-1], sizes[1:])):
+    for i, (rate, n_in, n_out) in enumerate(zip(rates, sizes[:-1], sizes[1:], strict=True)):
         if rate > 0:
             layers.append(Dropout(rate))
         layers.append(nn.Linear(n_in, n_out, dtype=dtype, device=device))

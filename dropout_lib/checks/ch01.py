@@ -84,8 +84,9 @@ def _check_corrupt(answer) -> None:
         if n_changed < n_wanted and fraction > 0:
             raise NotYet(
                 f"with fraction={fraction} only {n_changed} of the {n_wanted} chosen labels "
-                "changed. A random class can equal the true one; make sure every chosen "
-                "label moves to a *different* class."
+                "changed. Either a position was chosen twice (pick positions without "
+                "replacement), or a new random class equalled the true one (make sure every "
+                "chosen label moves to a *different* class)."
             )
         if n_changed != n_wanted:
             raise NotYet(f"with fraction={fraction}, {n_wanted} of {len(labels)} labels should "
@@ -107,9 +108,15 @@ def _check_corrupt(answer) -> None:
                      "pick the wrong class uniformly among all the other classes.")
 
 
+# For 1.3: the right epoch (4), one less (3), the worst holdout epoch (5), the best training
+# epoch (6) and the last epoch (7) all differ, so each mistake gets its own hint.
+_EARLY_STOPPING = _history([0.2] * 7, [0.2] * 7, [2.0, 1.5, 1.0, 0.8, 0.6, 0.3, 0.4],
+                           [1.5, 1.1, 0.9, 0.6, 2.0, 1.2, 1.3])
+
+
 @exercise("1.3", "early stopping")
 def _check_best_epoch(answer) -> None:
-    for h in _HISTORIES:
+    for h in [_EARLY_STOPPING, *_HISTORIES]:
         got = call(answer, h)
         if isinstance(got, bool) or not isinstance(got, int | np.integer):
             raise NotYet(f"return the epoch as an int, got {type(got).__name__}.")
