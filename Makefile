@@ -5,10 +5,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Quiet, headless runs: no debugger file checks, platform dirs for Jupyter, no GUI backend.
+# Quiet runs: no debugger file-validation warnings, platform dirs for Jupyter.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export JUPYTER_PLATFORM_DIRS := 1
-export MPLBACKEND := Agg
 
 NOTEBOOKS := $(wildcard chapters/*.ipynb solutions/*.ipynb)
 
