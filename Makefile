@@ -11,7 +11,7 @@ export JUPYTER_PLATFORM_DIRS := 1
 
 NOTEBOOKS := $(wildcard chapters/*.ipynb solutions/*.ipynb)
 
-.PHONY: help setup book test unit notebooks lab execute lint lock clean
+.PHONY: help setup book test unit notebooks lab execute lint lock bench clean
 
 help:
 	@echo "make book     build the website into _build/html"
@@ -19,6 +19,7 @@ help:
 	@echo "make lab      open the chapters in JupyterLab"
 	@echo "make execute  re-run every notebook top to bottom and store its outputs (authors)"
 	@echo "make lint     ruff on the library and tests"
+	@echo "make bench    time the notebooks, the reference dropout, MC dropout and the book build"
 
 setup: $(STAMP)
 
@@ -47,7 +48,10 @@ execute: $(STAMP)
 	$(BIN)/python -m dropout_lib.execute $(NOTEBOOKS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check dropout_lib tests
+	$(BIN)/ruff check dropout_lib tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
 
 lock:
 	rm -rf /tmp/dropout-lock && $(PYTHON) -m venv /tmp/dropout-lock
