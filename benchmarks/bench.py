@@ -183,7 +183,8 @@ def dropout_kernels(repeats: int) -> str:
 def mc_dropout(repeats: int, samples: int = 100) -> str:
     from dropout_lib import uncertainty
 
-    model, x = uncertainty.benchmark_setup()
+    model, split = uncertainty.chapter_model()  # trained as in the chapter, in float64
+    x = split.x_holdout
     generator = torch.Generator().manual_seed(0)
     times = interleaved_medians({
         "loop": lambda: uncertainty.mc_predict_loop(model, x, samples, generator=generator),
