@@ -54,7 +54,8 @@ def dropout_forward(
     x = np.asarray(x, dtype=np.float64)
     mask = bernoulli_mask(x.shape, p, rng)
     scale = 1.0 / (1.0 - p) if p < 1.0 else 0.0
-    return mask * x * scale, mask
+    # `where` writes a plain 0.0 for a dropped unit (mask * x would give -0.0 for negative x).
+    return np.where(mask == 1.0, x * scale, 0.0), mask
 
 
 def dropout_backward(grad_output: Array, mask: Array, p: float) -> Array:
