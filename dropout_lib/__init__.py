@@ -22,3 +22,4 @@ __all__ = [
     "plotting", "set_seed", "training",
 ]
 __version__ = "0.1.0"
+from . import by_hand  # noqa: E402, F401 - chapter 2: mask, forward and backward by hand

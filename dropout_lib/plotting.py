@@ -113,3 +113,27 @@ def plot_regression_fit(
         ax.set_title(title)
     ax.grid(alpha=0.3)
     return ax
+
+
+# --- chapter 2 ---
+
+def plot_mask(mask, ax: Axes | None = None, title: str = "") -> Axes:
+    """A 2-D dropout mask as a grid of squares: dark for a kept unit, light for a dropped one.
+
+    Args:
+        mask: array or tensor of shape (rows, units) holding 0 (dropped) and 1 (kept); any
+            non-zero entry counts as kept, so a scaled mask or a dropout output works too.
+        ax: where to draw; a new figure when None.
+        title: the axes title.
+    """
+    kept = np.asarray(mask) != 0
+    if kept.ndim != 2:
+        raise ValueError(f"mask must be 2-D (rows, units), got shape {kept.shape}")
+    if ax is None:
+        _, ax = new_axes()
+    ax.imshow(kept, cmap="Greys", vmin=-0.25, vmax=1.25, aspect="auto", interpolation="nearest")
+    ax.set_xlabel("unit")
+    ax.set_ylabel("example in the batch")
+    if title:
+        ax.set_title(title)
+    return ax
