@@ -15,8 +15,18 @@ from torch import nn
 
 from dropout_lib import layers
 from dropout_lib.layers import (
-    ALPHA_PRIME, AlphaDropout, DropBlock2d, DropConnectLinear, DropPath, GaussianDropout,
-    Residual, SpatialDropout, drop_path, dropblock_gamma, linear_survival, moment_matching_relu,
+    ALPHA_PRIME,
+    AlphaDropout,
+    DropBlock2d,
+    DropConnectLinear,
+    DropPath,
+    GaussianDropout,
+    Residual,
+    SpatialDropout,
+    drop_path,
+    dropblock_gamma,
+    linear_survival,
+    moment_matching_relu,
 )
 
 F64 = torch.float64
