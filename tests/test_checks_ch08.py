@@ -112,7 +112,7 @@ def test_8_1_wrong_answers_get_their_own_hint(answer, phrase):
     assert phrase in result.message, result.message
 
 
-# --- 8.2 DropPath in a residual block ----------------------------------------------------------
+# --- 8.3 DropPath in a residual block ----------------------------------------------------------
 
 def residual_reference(x, branch, p, training, generator):
     return x + drop_path(branch(x), p, training, generator)
@@ -169,8 +169,8 @@ def residual_global_rng(x, branch, p, training, generator):
 
 
 @pytest.mark.parametrize("answer", [residual_reference, residual_written_differently])
-def test_8_2_right_answers_pass(answer):
-    assert check("8.2", answer).passed
+def test_8_3_right_answers_pass(answer):
+    assert check("8.3", answer).passed
 
 
 @pytest.mark.parametrize("answer, phrase", [
@@ -184,13 +184,13 @@ def test_8_2_right_answers_pass(answer):
     (residual_global_rng, "from the `generator` argument"),
     (lambda x, branch, p, training, generator: branch(x), "evaluation mode"),
 ])
-def test_8_2_wrong_answers_get_their_own_hint(answer, phrase):
-    result = check("8.2", answer)
+def test_8_3_wrong_answers_get_their_own_hint(answer, phrase):
+    result = check("8.3", answer)
     assert result.status == "not yet", str(result)
     assert phrase in result.message, result.message
 
 
-# --- 8.3 spatial dropout -----------------------------------------------------------------------
+# --- 8.2 spatial dropout -----------------------------------------------------------------------
 
 def spatial_reference(x, p, training, generator):
     return SpatialDropout(p, generator=generator).train(training)(x)
@@ -233,8 +233,8 @@ def spatial_global_rng(x, p, training, generator):
 
 
 @pytest.mark.parametrize("answer", [spatial_reference, spatial_written_differently])
-def test_8_3_right_answers_pass(answer):
-    assert check("8.3", answer).passed
+def test_8_2_right_answers_pass(answer):
+    assert check("8.2", answer).passed
 
 
 @pytest.mark.parametrize("answer, phrase", [
@@ -246,15 +246,15 @@ def test_8_3_right_answers_pass(answer):
     (spatial_keeps_with_p, "keep each with probability 1 - p"),
     (spatial_global_rng, "from the `generator` argument"),
 ])
-def test_8_3_wrong_answers_get_their_own_hint(answer, phrase):
-    result = check("8.3", answer)
+def test_8_2_wrong_answers_get_their_own_hint(answer, phrase):
+    result = check("8.2", answer)
     assert result.status == "not yet", str(result)
     assert phrase in result.message, result.message
 
 
 # --- all: stubs, errors, junk; the quiz --------------------------------------------------------
 
-@pytest.mark.parametrize("exercise_id", ["8.1", "8.2", "8.3"])
+@pytest.mark.parametrize("exercise_id", ["8.1", "8.3", "8.2"])
 def test_stub_is_not_attempted_and_errors_are_not_yet(exercise_id):
     def stub(*args):
         raise NotImplementedError("your code here")

@@ -105,14 +105,14 @@ def _check_gaussian(answer) -> None:
     _check_generator(answer, lambda g: (x, 0.5, True, g), what)
 
 
-# --- 8.2 DropPath in a residual block ----------------------------------------------------------
+# --- 8.3 DropPath in a residual block ----------------------------------------------------------
 
 def _branch(t: torch.Tensor) -> torch.Tensor:
     """A fixed residual branch whose output is never 0, so every drop is visible."""
     return 0.5 * t.abs() + 1.0
 
 
-@exercise("8.2", "DropPath in a residual block")
+@exercise("8.3", "DropPath in a residual block")
 def _check_residual(answer) -> None:
     what = "residual_forward"
     p = 0.3
@@ -161,9 +161,9 @@ def _check_residual(answer) -> None:
     _check_generator(answer, lambda g: (x, _branch, 0.5, True, g), what)
 
 
-# --- 8.3 spatial dropout -----------------------------------------------------------------------
+# --- 8.2 spatial dropout -----------------------------------------------------------------------
 
-@exercise("8.3", "spatial dropout")
+@exercise("8.2", "spatial dropout")
 def _check_spatial(answer) -> None:
     what = "spatial_dropout"
     x = torch.rand(3, 4, 5, 5, generator=_generator(1), dtype=F64) + 0.5
