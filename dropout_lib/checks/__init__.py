@@ -1,3 +1,7 @@
 """One module of exercise checks per chapter; importing this package registers them all."""
 
-from . import ch01, ch02  # noqa: F401
+from . import (
+    ch01,  # noqa: F401
+    ch02,  # noqa: F401
+    ch08,  # noqa: F401
+)
