@@ -171,7 +171,7 @@ def test_registering_twice_or_a_bad_id_raises(temporary_ids):
 
 # --- quiz --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("answer", ["c", "C", " c ", "c\n", lambda: "c"])
+@pytest.mark.parametrize("answer", ["c", "C", " c ", "c\n", "(c)", "c)", "c.", lambda: "c"])
 def test_choice_quiz_accepts_the_right_letter_in_any_case_and_spacing(choice_quiz, answer):
     assert check(choice_quiz, answer).passed
 
@@ -210,11 +210,50 @@ def test_number_quiz_accepts_answers_within_a_step(number_quiz, answer):
     assert check(number_quiz, answer).passed
 
 
-@pytest.mark.parametrize("answer", [0.3, 0.2, 0.27, -0.25, 25, 0.0])
+@pytest.mark.parametrize("answer", [0.3, 0.2, 0.27, 0.2349, 0.2651, -0.25, 0.0, 2.5])
 def test_number_quiz_rejects_wrong_numbers_with_the_hint(number_quiz, answer):
     result = check(number_quiz, answer)
     assert result.status == "not yet"
     assert result.message == "multiply the two probabilities."
+
+
+@pytest.mark.parametrize("answer", [25, 25.4, 0.0025])
+def test_number_quiz_spots_a_percentage(number_quiz, answer):
+    result = check(number_quiz, answer)
+    assert result.status == "not yet"
+    assert "100 times too large or too small" in result.message
+
+
+@pytest.mark.parametrize("true, step", [(0.25, 0.01), (0.5, 0.05), (85002, 1), (0.0046, 0.001),
+                                        (0.255, 0.01), (-1.3, 0.1), (1e-4, 1e-5)])
+def test_number_quiz_tolerance_is_half_to_one_and_a_half_steps(temporary_ids, true, step):
+    """Within half a step of the true value always passes; beyond 1.5 steps never does."""
+    temporary_ids.append("99.7")
+    grading.quiz("99.7", "tolerance", digest=grading.number_digest("99.7", true, step),
+                 hint="no.", step=step)
+    for offset in np.linspace(-0.5, 0.5, 21):
+        assert check("99.7", true + offset * step).passed, offset
+    for offset in (-1.51, 1.51, -2, 2, 3, -3, 10):
+        assert check("99.7", true + offset * step).status == "not yet", offset
+
+
+@pytest.mark.parametrize("answer", [np.array(0.25), np.float32(0.25), np.int64(0)])
+def test_number_quiz_takes_numpy_scalars(number_quiz, answer):
+    assert check(number_quiz, answer).status in {"passed", "not yet"}
+    assert "finite number" not in check(number_quiz, answer).message
+
+
+def test_number_quiz_takes_a_0d_tensor(number_quiz):
+    import torch
+
+    assert check(number_quiz, torch.tensor(0.25, dtype=torch.float64)).passed
+    assert check(number_quiz, torch.tensor([0.25, 0.3])).status == "not yet"
+
+
+def test_quiz_step_must_be_positive():
+    with pytest.raises(ValueError, match="step must be a positive number"):
+        grading.quiz("99.8", "t", digest="0" * 64, hint="h", step=0)
+    assert "99.8" not in grading.EXERCISES
 
 
 @pytest.mark.parametrize("answer", ["0.25", True, float("nan"), float("inf"), [0.25]])
