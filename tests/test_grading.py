@@ -12,6 +12,7 @@ import hashlib
 
 import numpy as np
 import pytest
+import torch
 
 from dropout_lib import data, grading, training
 from dropout_lib.grading import CheckResult, NotYet, answer_digest, check
@@ -303,7 +304,8 @@ def test_reference_answers_pass(exercise_id, answer):
     lambda h: (1 - h.holdout_acc[-1]) - (1 - h.train_acc[-1]),
     lambda h: np.float64(h.train_acc[-1] - h.holdout_acc[-1]),
     lambda h: round(h.train_acc[-1] - h.holdout_acc[-1], 12),
-], ids=["from-errors", "numpy-float", "rounded"])
+    lambda h: torch.tensor(h.train_acc[-1] - h.holdout_acc[-1], dtype=torch.float64),
+], ids=["from-errors", "numpy-float", "rounded", "tensor"])
 def test_1_1_other_right_answers_pass(answer):
     assert check("1.1", answer).passed
 
@@ -318,8 +320,13 @@ def test_1_1_other_right_answers_pass(answer):
     (lambda h: "a lot", "should be a single number, got str"),
     (lambda h: [0.1, 0.2], "should be a single number, got list"),
     (lambda h: float("nan"), "should be a finite number"),
+    (lambda h: abs(h.train_acc[-1] - h.holdout_acc[-1]), "the gap can be negative"),
+    (lambda h: np.array(h.train_acc) - np.array(h.holdout_acc), "one value per epoch"),
+    (lambda h: np.mean(h.train_acc) - np.mean(h.holdout_acc), "average gap over all epochs"),
+    (lambda h: h.train_acc.pop() - h.holdout_acc.pop(), "changed the history it was given"),
+    (lambda h: np.array([h.train_acc[-1] - h.holdout_acc[-1]]), "single number, got ndarray"),
 ], ids=["sign", "percent", "loss-gap", "first-epoch", "best-values", "other", "str", "list",
-        "nan"])
+        "nan", "abs", "per-epoch", "mean", "pops", "array-of-one"])
 def test_1_1_wrong_answers_get_their_own_hint(answer, phrase):
     result = check("1.1", answer)
     assert result.status == "not yet"
@@ -406,7 +413,34 @@ def positions_with_replacement(labels, fraction, n_classes, rng):
     return noisy
 
 
+def returns_labels_unchanged(labels, fraction, n_classes, rng):
+    return labels.copy()
+
+
+def rounds_down(labels, fraction, n_classes, rng):
+    noisy = labels.copy()
+    size = int(fraction * len(labels))
+    chosen = rng.choice(len(labels), size=size, replace=False)
+    noisy[chosen] = (noisy[chosen] + rng.integers(1, n_classes, size=size)) % n_classes
+    return noisy
+
+
+def favours_the_next_class(labels, fraction, n_classes, rng):
+    """Draws from all classes and moves a draw equal to the label on by one: class + 1 is
+    twice as likely as any other wrong class."""
+    noisy = labels.copy()
+    chosen = rng.choice(len(labels), size=round(fraction * len(labels)), replace=False)
+    new = rng.integers(0, n_classes, size=len(chosen))
+    same = new == labels[chosen]
+    new[same] = (new[same] + 1) % n_classes
+    noisy[chosen] = new
+    return noisy
+
+
 @pytest.mark.parametrize("answer, phrase", [
+    (returns_labels_unchanged, "no label changed"),
+    (rounds_down, "not int() (which rounds down)"),
+    (favours_the_next_class, "is one class favoured"),
     (random_class_may_equal_label, "moves to a *different* class"),
     (positions_with_replacement, "without replacement"),
     (modifies_in_place, "changed the labels it was given"),
@@ -425,6 +459,13 @@ def test_1_2_wrong_answers_get_their_own_hint(answer, phrase):
 
 # --- 1.3: early stopping ------------------------------------------------------------------------
 
+def sorts_the_losses(history):
+    """Right epoch, but sorts the history's list in place on the way."""
+    best = int(np.argmin(history.holdout_loss)) + 1
+    history.holdout_loss.sort()
+    return best
+
+
 @pytest.mark.parametrize("answer", [
     lambda h: int(np.argmin(h.holdout_loss)) + 1,
     lambda h: np.argmin(h.holdout_loss) + 1,  # a NumPy integer is fine
@@ -441,7 +482,13 @@ def test_1_3_other_right_answers_pass(answer):
     (lambda h: True, "return the epoch as an int"),
     (lambda h: int(np.argmax(h.holdout_loss)) + 1, "highest holdout loss"),
     (lambda h: len(h.holdout_loss), "simply the last epoch"),
-], ids=["zero-based", "train-loss", "float", "bool", "argmax-holdout", "last-epoch"])
+    (lambda h: int(np.argmax(h.holdout_acc)) + 1, "holdout *accuracy* is highest"),
+    (lambda h: min(h.holdout_loss), "the lowest holdout loss itself"),
+    (lambda h: len(h.holdout_loss) - int(np.argmin(h.holdout_loss[::-1])), "several epochs tie"),
+    (lambda h: max(h.epochs, key=lambda e: (-h.holdout_loss[e - 1], e)), "several epochs tie"),
+    (sorts_the_losses, "changed the history it was given"),
+], ids=["zero-based", "train-loss", "float", "bool", "argmax-holdout", "last-epoch",
+        "holdout-accuracy", "loss-value", "last-of-a-tie", "last-of-a-tie-loop", "sorts"])
 def test_1_3_wrong_answers_get_their_own_hint(answer, phrase):
     result = check("1.3", answer)
     assert result.status == "not yet"
