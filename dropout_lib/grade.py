@@ -330,8 +330,10 @@ def grade_notebook(path: str | Path, timeout: float = 120, kernel_name: str = "p
                             f"{report.runs} runs, so the cells from there on did not run.")
     first_error = None
     for index in sorted(run.errors):
+        if "raises-exception" in cells[index].metadata.get("tags", []):
+            continue  # the authors meant this cell to raise
         ename, evalue = run.errors[index]
-        first_error = first_error or index
+        first_error = index if first_error is None else first_error
         report.notes.append(f"{name(index)} raised {ename}: {evalue}")
 
     # Signed records only; the last verdict for an exercise is the one that counts.
