@@ -151,7 +151,13 @@ class _Progress:
         print(f"\r{line:<80}" if self.tty else line, file=self.stream, flush=True)
 
 
-def _make_client(notebook: Any, path: Path, timeout: float, kernel_name: str) -> Any:
+def _seconds(timeout: float | Callable[[Any], float], cell: Any) -> int:
+    value = timeout(cell) if callable(timeout) else timeout
+    return int(max(1, round(value)))
+
+
+def _make_client(notebook: Any, path: Path, timeout: float | Callable[[Any], float],
+                 kernel_name: str) -> Any:
     from nbclient import NotebookClient
 
     class GradingClient(NotebookClient):
@@ -174,7 +180,7 @@ def _make_client(notebook: Any, path: Path, timeout: float, kernel_name: str) ->
             return super().output(outs, msg, display_id, cell_index)
 
     client = GradingClient(
-        notebook, timeout=int(max(1, round(timeout))), kernel_name=kernel_name,
+        notebook, timeout_func=lambda cell: _seconds(timeout, cell), kernel_name=kernel_name,
         allow_errors=True, record_timing=False, shutdown_kernel="immediate",
         startup_timeout=120, resources={"metadata": {"path": str(path.parent.resolve())}},
     )
@@ -195,7 +201,8 @@ class _Run:
     kernel_failed: str = ""
 
 
-def _run_once(notebook: Any, path: Path, skip: dict[int, str], timeout: float,
+def _run_once(notebook: Any, path: Path, skip: dict[int, str],
+              timeout: float | Callable[[Any], float],
               kernel_name: str, progress: _Progress, label: str) -> _Run:
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -216,7 +223,8 @@ def _run_once(notebook: Any, path: Path, skip: dict[int, str], timeout: float,
                     client.execute_cell(notebook.cells[index], index)
                 except CellTimeoutError:
                     run.stopped_at = index
-                    run.stop_reason = f"did not finish within {timeout:g} s"
+                    seconds = _seconds(timeout, notebook.cells[index])
+                    run.stop_reason = f"did not finish within {seconds} s"
                     break
                 except DeadKernelError:
                     run.stopped_at = index
@@ -259,14 +267,15 @@ def _verify(raw: Any, key: str) -> dict | None:
 
 # --- from a run to rows ------------------------------------------------------------------------
 
-def grade_notebook(path: str | Path, timeout: float = 120, kernel_name: str = "python3",
+def grade_notebook(path: str | Path, timeout: float | Callable[[Any], float] = 120,
+                   kernel_name: str = "python3",
                    max_restarts: int = 2, show_progress: bool = True,
                    stream: Any = None) -> NotebookReport:
     """Run the notebook at `path` and return its scorecard rows.
 
     Args:
         path: the notebook.
-        timeout: seconds one cell may run.
+        timeout: seconds one cell may run, or a function of the cell giving them.
         kernel_name: the Jupyter kernel to run it in.
         max_restarts: how many times the notebook is run again, skipping a cell that timed out
             or killed the kernel.

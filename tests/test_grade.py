@@ -20,7 +20,11 @@ from dropout_lib import grade, grading
 from dropout_lib.grading import VERDICT_MIMETYPE, check, fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMEOUT = 4  # seconds per cell in the faulty notebooks: the hanging cell costs this much
+HANG = 3  # seconds the cell that never ends gets; the others get 120, for a loaded machine
+
+
+def timeout(cell) -> int:
+    return HANG if "while True" in cell.source else 120
 
 ACCIDENTS = [
     "from dropout_lib import check",
@@ -94,7 +98,7 @@ def rows_by_id(report: grade.NotebookReport) -> dict[str, grade.Row]:
 @pytest.fixture(scope="module")
 def accidents(tmp_path_factory) -> grade.NotebookReport:
     path = write_notebook(tmp_path_factory.mktemp("accidents") / "01_accidents.ipynb", ACCIDENTS)
-    return grade.grade_notebook(path, timeout=TIMEOUT, show_progress=False)
+    return grade.grade_notebook(path, timeout=timeout, show_progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +134,7 @@ def test_accidents_printing_a_lot_does_not_hide_the_verdict(accidents):
 def test_accidents_grading_goes_on_after_a_hang_and_a_dead_kernel(accidents):
     assert rows_by_id(accidents)["1.4"].status == "passed"
     notes = " ".join(accidents.notes)
-    assert "'while True:'" in notes and f"did not finish within {TIMEOUT} s" in notes
+    assert "'while True:'" in notes and f"did not finish within {HANG} s" in notes
     assert "'import os'" in notes and "stopped the kernel" in notes
     assert "ValueError: a learner's experiment went wrong" in notes
     assert accidents.runs == 3  # the first two runs each found a cell to skip
@@ -161,7 +165,7 @@ def test_fake_check_function_sends_no_verdict(fakes):
 def test_fake_check_result_class_does_not_change_the_verdict(fakes):
     row = rows_by_id(fakes)["1.2"]
     assert row.status == "not yet"  # the real check ran and said so
-    assert "different* class" in row.message or "labels should change" in row.message
+    assert "no label changed" in row.message
 
 
 def test_replaced_registry_entry_is_not_the_course_check(fakes):
