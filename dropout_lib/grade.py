@@ -267,7 +267,7 @@ def _verify(raw: Any, key: str) -> dict | None:
 
 # --- from a run to rows ------------------------------------------------------------------------
 
-def grade_notebook(path: str | Path, timeout: float | Callable[[Any], float] = 120,
+def grade_notebook(path: str | Path, timeout: float | Callable[[Any], float] = 300,
                    kernel_name: str = "python3",
                    max_restarts: int = 2, show_progress: bool = True,
                    stream: Any = None) -> NotebookReport:
@@ -490,8 +490,8 @@ def main(argv: list[str] | None = None) -> int:
                     "exercise's verdict.")
     parser.add_argument("paths", nargs="*", default=["chapters"],
                         help="notebooks or folders (default: chapters)")
-    parser.add_argument("--timeout", type=float, default=120, metavar="S",
-                        help="seconds one cell may run (default: 120)")
+    parser.add_argument("--timeout", type=float, default=300, metavar="S",
+                        help="seconds one cell may run (default: 300)")
     parser.add_argument("--json", metavar="FILE",
                         help="also write the scorecard as JSON to FILE ('-': print it instead "
                              "of the table)")

@@ -270,7 +270,7 @@ CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", SOLUTIONS, ids=lambda p: p.name)
 def test_solutions_pass_everything(notebook):
-    report = grade.grade_notebook(notebook, show_progress=False)
+    report = grade.grade_notebook(notebook, timeout=600, show_progress=False)
     assert report.rows and all(row.status == "passed" for row in report.rows), report.rows
     assert not report.notes
 
@@ -278,6 +278,6 @@ def test_solutions_pass_everything(notebook):
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.name)
 def test_untouched_chapters_are_not_attempted(notebook):
-    report = grade.grade_notebook(notebook, show_progress=False)
+    report = grade.grade_notebook(notebook, timeout=600, show_progress=False)
     assert report.rows and all(row.status == "not attempted" for row in report.rows), report.rows
     assert not report.notes
