@@ -169,6 +169,11 @@ def number_digest(exercise_id: str, value: float, step: float) -> str:
     return answer_digest(exercise_id, str(round(value / step)))
 
 
+def _number_key(value: float, step: float) -> str:
+    """The normalised answer a numeric quiz's digest is taken of (kept for older callers)."""
+    return str(round(value / step))
+
+
 def _nearby_keys(value: float, step: float) -> list[int]:
     """The stored keys (multiples of `step`) within one step of `value`.
 
