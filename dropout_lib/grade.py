@@ -199,6 +199,7 @@ class _Run:
     stopped_at: int | None = None
     stop_reason: str = ""
     kernel_failed: str = ""
+    problem: str = ""
 
 
 def _run_once(notebook: Any, path: Path, skip: dict[int, str],
@@ -241,9 +242,11 @@ def _run_once(notebook: Any, path: Path, skip: dict[int, str],
     except (CellTimeoutError, DeadKernelError) as err:  # while shutting the kernel down
         if run.stopped_at is None:
             run.kernel_failed = f"{type(err).__name__}: {_one_line(err)}"
-    except Exception as err:  # noqa: BLE001 - no kernel at all: say why, do not crash
-        if run.stopped_at is None and not run.ran:
+    except Exception as err:  # noqa: BLE001 - say why, do not crash
+        if run.stopped_at is None and not run.ran:  # no kernel at all
             run.kernel_failed = f"{type(err).__name__}: {_one_line(err)}"
+        elif run.stopped_at is None:
+            run.problem = f"the run broke off ({type(err).__name__}: {_one_line(err)})"
     run.records = list(client.records)
     return run
 
@@ -337,6 +340,8 @@ def grade_notebook(path: str | Path, timeout: float | Callable[[Any], float] = 3
     if run.stopped_at is not None:
         report.notes.append(f"{name(run.stopped_at)} {run.stop_reason}; gave up after "
                             f"{report.runs} runs, so the cells from there on did not run.")
+    if run.problem:
+        report.notes.append(run.problem)
     first_error = None
     for index in sorted(run.errors):
         if "raises-exception" in cells[index].metadata.get("tags", []):
