@@ -11,12 +11,13 @@ export JUPYTER_PLATFORM_DIRS := 1
 
 NOTEBOOKS := $(wildcard chapters/*.ipynb solutions/*.ipynb)
 
-.PHONY: help setup book test unit notebooks lab execute lint lock bench clean
+.PHONY: help setup book test unit notebooks lab execute grade lint lock bench clean
 
 help:
 	@echo "make book     build the website into _build/html"
 	@echo "make test     run every test: library, notebooks (nbval), structure, strict book build"
 	@echo "make lab      open the chapters in JupyterLab"
+	@echo "make grade    run your notebooks and print the scorecard (GRADE=\"solutions\" to pick others)"
 	@echo "make execute  re-run every notebook top to bottom and store its outputs (authors)"
 	@echo "make lint     ruff on the library and tests"
 	@echo "make bench    time the notebooks, the reference dropout, MC dropout and the book build"
@@ -46,6 +47,11 @@ lab: $(STAMP)
 
 execute: $(STAMP)
 	$(BIN)/python -m dropout_lib.execute $(NOTEBOOKS)
+
+# Your scorecard: every chapter notebook run in a fresh kernel, every exercise's verdict.
+GRADE ?= chapters
+grade: $(STAMP)
+	$(BIN)/python -m dropout_lib.grade $(GRADE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check dropout_lib tests benchmarks

@@ -12,6 +12,7 @@ import hashlib
 
 import numpy as np
 import pytest
+import torch
 
 from dropout_lib import data, grading, training
 from dropout_lib.grading import CheckResult, NotYet, answer_digest, check
@@ -171,7 +172,7 @@ def test_registering_twice_or_a_bad_id_raises(temporary_ids):
 
 # --- quiz --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("answer", ["c", "C", " c ", "c\n", lambda: "c"])
+@pytest.mark.parametrize("answer", ["c", "C", " c ", "c\n", "(c)", "c)", "c.", lambda: "c"])
 def test_choice_quiz_accepts_the_right_letter_in_any_case_and_spacing(choice_quiz, answer):
     assert check(choice_quiz, answer).passed
 
@@ -210,11 +211,50 @@ def test_number_quiz_accepts_answers_within_a_step(number_quiz, answer):
     assert check(number_quiz, answer).passed
 
 
-@pytest.mark.parametrize("answer", [0.3, 0.2, 0.27, -0.25, 25, 0.0])
+@pytest.mark.parametrize("answer", [0.3, 0.2, 0.27, 0.2349, 0.2651, -0.25, 0.0, 2.5])
 def test_number_quiz_rejects_wrong_numbers_with_the_hint(number_quiz, answer):
     result = check(number_quiz, answer)
     assert result.status == "not yet"
     assert result.message == "multiply the two probabilities."
+
+
+@pytest.mark.parametrize("answer", [25, 25.4, 0.0025])
+def test_number_quiz_spots_a_percentage(number_quiz, answer):
+    result = check(number_quiz, answer)
+    assert result.status == "not yet"
+    assert "100 times too large or too small" in result.message
+
+
+@pytest.mark.parametrize("true, step", [(0.25, 0.01), (0.5, 0.05), (85002, 1), (0.0046, 0.001),
+                                        (0.255, 0.01), (-1.3, 0.1), (1e-4, 1e-5)])
+def test_number_quiz_tolerance_is_half_to_one_and_a_half_steps(temporary_ids, true, step):
+    """Within half a step of the true value always passes; beyond 1.5 steps never does."""
+    temporary_ids.append("99.7")
+    grading.quiz("99.7", "tolerance", digest=grading.number_digest("99.7", true, step),
+                 hint="no.", step=step)
+    for offset in np.linspace(-0.5, 0.5, 21):
+        assert check("99.7", true + offset * step).passed, offset
+    for offset in (-1.51, 1.51, -2, 2, 3, -3, 10):
+        assert check("99.7", true + offset * step).status == "not yet", offset
+
+
+@pytest.mark.parametrize("answer", [np.array(0.25), np.float32(0.25), np.int64(0)])
+def test_number_quiz_takes_numpy_scalars(number_quiz, answer):
+    assert check(number_quiz, answer).status in {"passed", "not yet"}
+    assert "finite number" not in check(number_quiz, answer).message
+
+
+def test_number_quiz_takes_a_0d_tensor(number_quiz):
+    import torch
+
+    assert check(number_quiz, torch.tensor(0.25, dtype=torch.float64)).passed
+    assert check(number_quiz, torch.tensor([0.25, 0.3])).status == "not yet"
+
+
+def test_quiz_step_must_be_positive():
+    with pytest.raises(ValueError, match="step must be a positive number"):
+        grading.quiz("99.8", "t", digest="0" * 64, hint="h", step=0)
+    assert "99.8" not in grading.EXERCISES
 
 
 @pytest.mark.parametrize("answer", ["0.25", True, float("nan"), float("inf"), [0.25]])
@@ -264,7 +304,8 @@ def test_reference_answers_pass(exercise_id, answer):
     lambda h: (1 - h.holdout_acc[-1]) - (1 - h.train_acc[-1]),
     lambda h: np.float64(h.train_acc[-1] - h.holdout_acc[-1]),
     lambda h: round(h.train_acc[-1] - h.holdout_acc[-1], 12),
-], ids=["from-errors", "numpy-float", "rounded"])
+    lambda h: torch.tensor(h.train_acc[-1] - h.holdout_acc[-1], dtype=torch.float64),
+], ids=["from-errors", "numpy-float", "rounded", "tensor"])
 def test_1_1_other_right_answers_pass(answer):
     assert check("1.1", answer).passed
 
@@ -279,8 +320,13 @@ def test_1_1_other_right_answers_pass(answer):
     (lambda h: "a lot", "should be a single number, got str"),
     (lambda h: [0.1, 0.2], "should be a single number, got list"),
     (lambda h: float("nan"), "should be a finite number"),
+    (lambda h: abs(h.train_acc[-1] - h.holdout_acc[-1]), "the gap can be negative"),
+    (lambda h: np.array(h.train_acc) - np.array(h.holdout_acc), "one value per epoch"),
+    (lambda h: np.mean(h.train_acc) - np.mean(h.holdout_acc), "average gap over all epochs"),
+    (lambda h: h.train_acc.pop() - h.holdout_acc.pop(), "changed the history it was given"),
+    (lambda h: np.array([h.train_acc[-1] - h.holdout_acc[-1]]), "single number, got ndarray"),
 ], ids=["sign", "percent", "loss-gap", "first-epoch", "best-values", "other", "str", "list",
-        "nan"])
+        "nan", "abs", "per-epoch", "mean", "pops", "array-of-one"])
 def test_1_1_wrong_answers_get_their_own_hint(answer, phrase):
     result = check("1.1", answer)
     assert result.status == "not yet"
@@ -367,7 +413,34 @@ def positions_with_replacement(labels, fraction, n_classes, rng):
     return noisy
 
 
+def returns_labels_unchanged(labels, fraction, n_classes, rng):
+    return labels.copy()
+
+
+def rounds_down(labels, fraction, n_classes, rng):
+    noisy = labels.copy()
+    size = int(fraction * len(labels))
+    chosen = rng.choice(len(labels), size=size, replace=False)
+    noisy[chosen] = (noisy[chosen] + rng.integers(1, n_classes, size=size)) % n_classes
+    return noisy
+
+
+def favours_the_next_class(labels, fraction, n_classes, rng):
+    """Draws from all classes and moves a draw equal to the label on by one: class + 1 is
+    twice as likely as any other wrong class."""
+    noisy = labels.copy()
+    chosen = rng.choice(len(labels), size=round(fraction * len(labels)), replace=False)
+    new = rng.integers(0, n_classes, size=len(chosen))
+    same = new == labels[chosen]
+    new[same] = (new[same] + 1) % n_classes
+    noisy[chosen] = new
+    return noisy
+
+
 @pytest.mark.parametrize("answer, phrase", [
+    (returns_labels_unchanged, "no label changed"),
+    (rounds_down, "not int() (which rounds down)"),
+    (favours_the_next_class, "is one class favoured"),
     (random_class_may_equal_label, "moves to a *different* class"),
     (positions_with_replacement, "without replacement"),
     (modifies_in_place, "changed the labels it was given"),
@@ -386,6 +459,13 @@ def test_1_2_wrong_answers_get_their_own_hint(answer, phrase):
 
 # --- 1.3: early stopping ------------------------------------------------------------------------
 
+def sorts_the_losses(history):
+    """Right epoch, but sorts the history's list in place on the way."""
+    best = int(np.argmin(history.holdout_loss)) + 1
+    history.holdout_loss.sort()
+    return best
+
+
 @pytest.mark.parametrize("answer", [
     lambda h: int(np.argmin(h.holdout_loss)) + 1,
     lambda h: np.argmin(h.holdout_loss) + 1,  # a NumPy integer is fine
@@ -402,7 +482,13 @@ def test_1_3_other_right_answers_pass(answer):
     (lambda h: True, "return the epoch as an int"),
     (lambda h: int(np.argmax(h.holdout_loss)) + 1, "highest holdout loss"),
     (lambda h: len(h.holdout_loss), "simply the last epoch"),
-], ids=["zero-based", "train-loss", "float", "bool", "argmax-holdout", "last-epoch"])
+    (lambda h: int(np.argmax(h.holdout_acc)) + 1, "holdout *accuracy* is highest"),
+    (lambda h: min(h.holdout_loss), "the lowest holdout loss itself"),
+    (lambda h: len(h.holdout_loss) - int(np.argmin(h.holdout_loss[::-1])), "several epochs tie"),
+    (lambda h: max(h.epochs, key=lambda e: (-h.holdout_loss[e - 1], e)), "several epochs tie"),
+    (sorts_the_losses, "changed the history it was given"),
+], ids=["zero-based", "train-loss", "float", "bool", "argmax-holdout", "last-epoch",
+        "holdout-accuracy", "loss-value", "last-of-a-tie", "last-of-a-tie-loop", "sorts"])
 def test_1_3_wrong_answers_get_their_own_hint(answer, phrase):
     result = check("1.3", answer)
     assert result.status == "not yet"

@@ -1,7 +1,13 @@
-"""Checks for chapter 1, overfitting (exercises 1.1 to 1.4)."""
+"""Checks for chapter 1, overfitting (exercises 1.1 to 1.4).
+
+Every function is tried on several inputs (histories of different lengths, one with a
+negative gap, one with a tie; labels of two sizes, dtypes and class counts, several seeds), so
+a constant or a lucky guess does not pass, and each plausible mistake gets its own hint.
+"""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -15,16 +21,40 @@ def _history(train_acc, holdout_acc, train_loss, holdout_loss) -> History:
                    train_acc=list(train_acc), holdout_acc=list(holdout_acc))
 
 
-# Made-up histories in which each plausible mistake gives a different number.
+# Made-up histories in which each plausible mistake gives a different number. The last one
+# has a negative gap (holdout accuracy above training accuracy, as with dropout in the chapter).
 _HISTORIES = [
     _history([0.60, 0.90, 1.00], [0.55, 0.80, 0.70], [1.2, 0.4, 0.01], [1.3, 0.7, 1.1]),
     _history([0.50, 0.75, 0.85, 0.95], [0.45, 0.70, 0.75, 0.72],
              [1.5, 0.9, 0.6, 0.2], [1.6, 1.0, 0.8, 0.9]),
     _history([0.30, 0.70], [0.35, 0.60], [2.0, 0.8], [1.9, 1.1]),
+    _history([0.40, 0.55, 0.65, 0.70, 0.72], [0.50, 0.75, 0.80, 0.86, 0.90],
+             [1.8, 1.3, 1.0, 0.9, 0.85], [1.6, 0.9, 0.7, 0.5, 0.4]),
 ]
 
 
-def _as_float(value, what: str) -> float:
+def _fresh(history: History) -> History:
+    """A copy for the learner's function, so one call cannot spoil the next."""
+    return copy.deepcopy(history)
+
+
+def _call_on(answer, history: History):
+    """Call `answer(copy of history)`; complain if the function changed its argument."""
+    given = _fresh(history)
+    got = call(answer, given)
+    if given != history:
+        raise NotYet("your function changed the history it was given (for example with "
+                     ".pop() or .sort()); read the values without modifying the lists.")
+    return got
+
+
+def _as_float(value, what: str, n_epochs: int | None = None) -> float:
+    if n_epochs is not None and np.ndim(value) == 1 and np.size(value) == n_epochs:
+        raise NotYet(f"{what} should be a single number, got {type(value).__name__} with one "
+                     "value per epoch; the exercise asks for the value after the last epoch "
+                     "only.")
+    if np.ndim(value) > 0 or isinstance(value, str | bytes):
+        raise NotYet(f"{what} should be a single number, got {type(value).__name__}.")
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -41,14 +71,18 @@ def _close(a: float, b: float) -> bool:
 @exercise("1.1", "the generalisation gap")
 def _check_gap(answer) -> None:
     for h in _HISTORIES:
-        got = _as_float(call(answer, h), "The gap")
+        got = _as_float(_call_on(answer, h), "The gap", len(h.train_acc))
         want = h.train_acc[-1] - h.holdout_acc[-1]
         if _close(got, want):
             continue
+        if _close(got, abs(want)):
+            raise NotYet("the gap can be negative: when the holdout error is below the training "
+                         "error (as with dropout later in this chapter), keep the minus sign "
+                         "instead of taking abs().")
         if _close(got, -want):
             raise NotYet("the sign is flipped: the gap is holdout error minus training error, "
                          "and it is positive when the network does better on its training data.")
-        if _close(got, 100 * want):
+        if _close(got, 100 * want) or _close(got, -100 * want):
             raise NotYet("give the gap as a fraction (0.25), not in percent (25).")
         if _close(got, h.holdout_loss[-1] - h.train_loss[-1]):
             raise NotYet("that is the gap in loss; the exercise asks for the gap in error, "
@@ -57,41 +91,62 @@ def _check_gap(answer) -> None:
             raise NotYet("that is the gap after the first epoch; use the last one (index -1).")
         if _close(got, max(h.train_acc) - max(h.holdout_acc)):
             raise NotYet("use the values after the last epoch, not the best values of each curve.")
+        if _close(got, float(np.mean(h.train_acc) - np.mean(h.holdout_acc))):
+            raise NotYet("that is the average gap over all epochs; use the values after the last "
+                         "epoch only.")
         raise NotYet("compute (1 - holdout accuracy) - (1 - training accuracy) after the last "
                      "epoch, from history.train_acc and history.holdout_acc.")
+
+
+def _check_noisy_labels(answer, labels: np.ndarray, fraction: float, n_classes: int) -> None:
+    """One call of the learner's `corrupt_labels`; NotYet names the first mistake found."""
+    original = labels.copy()
+    noisy = call(answer, labels, fraction, n_classes, np.random.default_rng(7))
+    if not np.array_equal(labels, original):
+        raise NotYet("your function changed the labels it was given; work on a copy "
+                     "(np.array(labels, copy=True) or labels.copy()).")
+    noisy = np.asarray(noisy)
+    if noisy.shape != labels.shape:
+        raise NotYet(f"return one label per input label: expected shape {labels.shape}, "
+                     f"got {noisy.shape}.")
+    if not np.issubdtype(noisy.dtype, np.integer):
+        raise NotYet(f"labels should stay integers, got dtype {noisy.dtype}.")
+    if noisy.min() < 0 or noisy.max() >= n_classes:
+        raise NotYet(f"every label must stay in 0 .. {n_classes - 1}.")
+    n = len(labels)
+    n_changed = int((noisy != labels).sum())
+    n_wanted = round(fraction * n)
+    if n_changed == n_wanted:
+        return
+    if n_changed == 0:
+        raise NotYet(f"with fraction={fraction} no label changed; return the copy after "
+                     "writing the new classes into it.")
+    if n_changed == math.floor(fraction * n) or n_changed == math.ceil(fraction * n):
+        raise NotYet(f"with {n} labels and fraction={fraction}, {n_wanted} labels should "
+                     f"change, but {n_changed} did: round the count with round(fraction * n), "
+                     "not int() (which rounds down) or math.ceil().")
+    if n_changed < n_wanted:
+        raise NotYet(
+            f"with fraction={fraction} only {n_changed} of the {n_wanted} chosen labels "
+            "changed. Either a position was chosen twice (pick positions without "
+            "replacement), or a new random class equalled the true one (make sure every "
+            "chosen label moves to a *different* class)."
+        )
+    raise NotYet(f"with fraction={fraction}, {n_wanted} of {n} labels should "
+                 f"change, but {n_changed} did. Choose exactly round(fraction * n) "
+                 "positions, without replacement.")
 
 
 @exercise("1.2", "label noise")
 def _check_corrupt(answer) -> None:
     n_classes = 10
     labels = np.random.default_rng(123).integers(0, n_classes, size=1000)
-    original = labels.copy()
     for fraction in (0.3, 0.0, 1.0, 0.05):
-        noisy = call(answer, labels, fraction, n_classes, np.random.default_rng(7))
-        if not np.array_equal(labels, original):
-            raise NotYet("your function changed the labels it was given; work on a copy "
-                         "(np.array(labels, copy=True) or labels.copy()).")
-        noisy = np.asarray(noisy)
-        if noisy.shape != labels.shape:
-            raise NotYet(f"return one label per input label: expected shape {labels.shape}, "
-                         f"got {noisy.shape}.")
-        if not np.issubdtype(noisy.dtype, np.integer):
-            raise NotYet(f"labels should stay integers, got dtype {noisy.dtype}.")
-        if noisy.min() < 0 or noisy.max() >= n_classes:
-            raise NotYet(f"every label must stay in 0 .. {n_classes - 1}.")
-        n_changed = int((noisy != labels).sum())
-        n_wanted = round(fraction * len(labels))
-        if n_changed < n_wanted and fraction > 0:
-            raise NotYet(
-                f"with fraction={fraction} only {n_changed} of the {n_wanted} chosen labels "
-                "changed. Either a position was chosen twice (pick positions without "
-                "replacement), or a new random class equalled the true one (make sure every "
-                "chosen label moves to a *different* class)."
-            )
-        if n_changed != n_wanted:
-            raise NotYet(f"with fraction={fraction}, {n_wanted} of {len(labels)} labels should "
-                         f"change, but {n_changed} did. Choose exactly round(fraction * n) "
-                         "positions, without replacement.")
+        _check_noisy_labels(answer, labels, fraction, n_classes)
+    # Few labels, three classes and 32-bit integers: 9 * 0.3 = 2.7 rounds to 3, not 2.
+    few = np.random.default_rng(5).integers(0, 3, size=9).astype(np.int32)
+    for fraction in (0.3, 0.7):
+        _check_noisy_labels(answer, few, fraction, 3)
     again = call(answer, labels, 0.3, n_classes, np.random.default_rng(7))
     other = call(answer, labels, 0.3, n_classes, np.random.default_rng(8))
     if not np.array_equal(np.asarray(again), np.asarray(call(
@@ -106,18 +161,37 @@ def _check_corrupt(answer) -> None:
     if len(used) < n_classes - 1:
         raise NotYet("the new labels always move by the same few steps (for example label + 1); "
                      "pick the wrong class uniformly among all the other classes.")
+    # Uniformly: with every label corrupted, each of the 9 offsets should come up about
+    # 1000 / 9 times. A chi-square statistic above 31.8 (8 degrees of freedom) happens by chance
+    # once in 10,000 tries, while an answer that favours one class lands far above it.
+    everything = np.asarray(call(answer, labels, 1.0, n_classes, np.random.default_rng(9)))
+    counts = np.bincount((everything - labels) % n_classes, minlength=n_classes)[1:]
+    expected = counts.sum() / (n_classes - 1)
+    if ((counts - expected) ** 2 / expected).sum() > 31.8:
+        raise NotYet("some wrong classes come up far more often than others (is one class "
+                     "favoured when a first draw equals the true label?); pick the new class "
+                     "uniformly among the other n_classes - 1 classes.")
 
 
 # For 1.3: the right epoch (4), one less (3), the worst holdout epoch (5), the best training
-# epoch (6) and the last epoch (7) all differ, so each mistake gets its own hint.
-_EARLY_STOPPING = _history([0.2] * 7, [0.2] * 7, [2.0, 1.5, 1.0, 0.8, 0.6, 0.3, 0.4],
+# epoch (6), the last epoch (7) and the best holdout *accuracy* (2) all differ, so each mistake
+# gets its own hint. In _TIE the lowest holdout loss comes twice, at epochs 2 and 4.
+_EARLY_STOPPING = _history([0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95],
+                           [0.5, 0.9, 0.8, 0.85, 0.6, 0.7, 0.65],
+                           [2.0, 1.5, 1.0, 0.8, 0.6, 0.3, 0.4],
                            [1.5, 1.1, 0.9, 0.6, 2.0, 1.2, 1.3])
+_TIE = _history([0.3, 0.5, 0.6, 0.7, 0.8], [0.4, 0.6, 0.5, 0.6, 0.5],
+                [2.0, 1.5, 1.2, 1.0, 0.8], [1.0, 0.5, 0.7, 0.5, 0.9])
 
 
 @exercise("1.3", "early stopping")
 def _check_best_epoch(answer) -> None:
-    for h in [_EARLY_STOPPING, *_HISTORIES]:
-        got = call(answer, h)
+    for h in [_EARLY_STOPPING, _TIE, *_HISTORIES]:
+        got = _call_on(answer, h)
+        lowest = min(h.holdout_loss)
+        if isinstance(got, float | np.floating) and _close(float(got), lowest):
+            raise NotYet("that is the lowest holdout loss itself; return the epoch at which it "
+                         "happens.")
         if isinstance(got, bool) or not isinstance(got, int | np.integer):
             raise NotYet(f"return the epoch as an int, got {type(got).__name__}.")
         want = int(np.argmin(h.holdout_loss)) + 1
@@ -131,6 +205,12 @@ def _check_best_epoch(answer) -> None:
                          "the holdout loss.")
         if got == int(np.argmax(h.holdout_loss)) + 1:
             raise NotYet("that is the highest holdout loss; you want the lowest.")
+        if got == int(np.argmax(h.holdout_acc)) + 1:
+            raise NotYet("that is where the holdout *accuracy* is highest; the exercise asks "
+                         "for the lowest holdout *loss*.")
+        if 1 <= got <= len(h.holdout_loss) and h.holdout_loss[got - 1] == lowest:
+            raise NotYet("several epochs tie for the lowest holdout loss here; return the first "
+                         "of them (keep the best so far with <, not <=, or use np.argmin).")
         if got == len(h.holdout_loss):
             raise NotYet("that is simply the last epoch; find the epoch with the lowest holdout "
                          "loss.")
