@@ -12,8 +12,7 @@ Modules, in the order the chapters use them:
 - `grading`: `check(exercise_id, answer)` and the exercise registry.
 """
 
-from . import data, functional, grading, layers, models, plotting, training
-from . import analysis
+from . import analysis, data, functional, grading, layers, models, plotting, training
 from .functional import dropout
 from .grading import check
 from .layers import Dropout

@@ -65,7 +65,6 @@ def _check_correlation(answer) -> None:
         values = activations.double().numpy()
         varying = values[:, np.ptp(values, axis=0) > 0]
         correlation = np.corrcoef(varying, rowvar=False)
-        n = correlation.shape[0]
         if math.isnan(got):
             if has_constant:
                 raise NotYet("you got NaN: a unit that never changes (a dead ReLU outputs 0 on "
