@@ -8,17 +8,20 @@ Modules, in the order the chapters use them:
 - `models`: `mlp`, with a dropout rate per layer;
 - `training`: `fit` and `evaluate`, returning a per-epoch `History`;
 - `plotting`: `plot_*` helpers that draw on a matplotlib `Axes`;
+- `practice`: max-norm, a lean `train`, rate sweeps and the batch-norm variance shift (ch. 7);
+- `blocks`: a tiny CNN and a self-attention block with their dropout layers (ch. 7);
 - `grading`: `check(exercise_id, answer)` and the exercise registry.
 """
 
 from . import data, functional, grading, layers, models, plotting, training
+from . import blocks, practice  # chapter 7
 from .functional import dropout
 from .grading import check
 from .layers import Dropout
 from .seeding import set_seed
 
 __all__ = [
-    "Dropout", "check", "data", "dropout", "functional", "grading", "layers", "models",
-    "plotting", "set_seed", "training",
+    "Dropout", "blocks", "check", "data", "dropout", "functional", "grading", "layers", "models",
+    "plotting", "practice", "set_seed", "training",
 ]
 __version__ = "0.1.0"
