@@ -13,8 +13,7 @@ Modules, in the order the chapters use them:
 - `grading`: `check(exercise_id, answer)` and the exercise registry.
 """
 
-from . import data, functional, grading, layers, models, plotting, training
-from . import blocks, practice  # chapter 7
+from . import blocks, data, functional, grading, layers, models, plotting, practice, training
 from .functional import dropout
 from .grading import check
 from .layers import Dropout

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..grading import NotYet, call, exercise, quiz
-from ..practice import best_rate, project_max_norm
+from ..practice import project_max_norm
 
 # --- 7.1 -----------------------------------------------------------------------------------
 
