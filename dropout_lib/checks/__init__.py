@@ -4,5 +4,6 @@ from . import (
     ch01,  # noqa: F401
     ch02,  # noqa: F401
     ch03,  # noqa: F401
+    ch07,  # noqa: F401
     ch08,  # noqa: F401
 )

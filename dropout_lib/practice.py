@@ -1,0 +1,256 @@
+"""Choosing the dropout rate and pairing it with other regularisers (chapter 7).
+
+- `project_max_norm` / `apply_max_norm`: the max-norm constraint of Srivastava et al. (2014);
+- `train`: a lean training loop (final errors only) with optional max-norm;
+- `rate_sweep` and `best_rate`: holdout error against the drop rate, and the rate to pick;
+- `variance_shift_ratio`: what dropout placed before batch normalisation does at test time.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import Split
+from .functional import validate_p
+from .models import mlp
+from .training import evaluate
+
+__all__ = [
+    "Result", "apply_max_norm", "best_rate", "block_with_dropout", "max_row_norm",
+    "project_max_norm", "rate_sweep", "train", "variance_shift_ratio",
+]
+
+
+def _check_bound(c: float) -> float:
+    if isinstance(c, bool) or not isinstance(c, numbers.Real) or not c > 0:
+        raise ValueError(f"the max-norm bound c must be a positive number, got {c!r}")
+    return float(c)
+
+
+def project_max_norm(weight: torch.Tensor, c: float) -> torch.Tensor:
+    """Rescale the rows of `weight` whose Euclidean norm exceeds `c` down to norm `c`.
+
+    In `nn.Linear` (and `nn.Conv2d`) the weight has one row per *output* unit, holding that
+    unit's incoming weights, so the constraint $\\lVert w_j \\rVert_2 \\le c$ is on rows; higher
+    dimensions (a convolution's kernel) are flattened into the row. Rows within the bound are
+    left exactly as they are. Reference for Exercise 7.1.
+
+    Args:
+        weight: shape (n_out, n_in) or (n_out, ...); not modified.
+        c: the bound, positive.
+
+    Returns:
+        A new tensor of the same shape: $w_j \\cdot \\min(1, c / \\lVert w_j \\rVert_2)$.
+    """
+    c = _check_bound(c)
+    if not isinstance(weight, torch.Tensor) or weight.dim() < 2:
+        raise TypeError("weight must be a tensor with at least two dimensions (n_out, n_in)")
+    norms = weight.detach().flatten(1).norm(dim=1)
+    scale = (c / norms.clamp_min(torch.finfo(weight.dtype).tiny)).clamp(max=1.0)
+    return weight * scale.view(-1, *([1] * (weight.dim() - 1)))
+
+
+@torch.no_grad()
+def apply_max_norm(model: nn.Module, c: float) -> None:
+    """Project, in place, the weight of every `nn.Linear` and `nn.Conv2d` in `model` (not
+    biases) onto rows of norm at most `c`. Call it after each optimiser step."""
+    c = _check_bound(c)
+    for module in model.modules():
+        if isinstance(module, nn.Linear | nn.Conv2d):
+            module.weight.copy_(project_max_norm(module.weight, c))
+
+
+@torch.no_grad()
+def max_row_norm(model: nn.Module) -> float:
+    """The largest incoming-weight norm of any unit of any `nn.Linear` in `model`."""
+    norms = [m.weight.flatten(1).norm(dim=1).max().item()
+             for m in model.modules() if isinstance(m, nn.Linear)]
+    if not norms:
+        raise ValueError("the model has no nn.Linear layer")
+    return max(norms)
+
+
+@dataclass
+class Result:
+    """Errors (1 - accuracy, in [0, 1]) after the last epoch, measured with dropout off."""
+
+    train_error: float
+    holdout_error: float
+    max_row_norm: float
+
+
+def train(
+    model: nn.Module,
+    split: Split,
+    epochs: int = 30,
+    lr: float = 1e-3,
+    batch_size: int = 50,
+    optimizer: str = "adam",
+    weight_decay: float = 0.0,
+    max_norm: float | None = None,
+    generator: torch.Generator | None = None,
+) -> Result:
+    """Train a classifier with mini-batches; measure only at the end (cheaper than `fit`).
+
+    Args:
+        model: maps `split.x_train` to logits.
+        split: a classification `Split` (integer labels).
+        epochs, lr, batch_size: as in `training.fit`.
+        optimizer: "adam", or "sgd" (momentum 0.9, as in `training.fit`).
+        weight_decay: L2 penalty passed to the optimiser.
+        max_norm: when given, `apply_max_norm(model, max_norm)` after every step.
+        generator: shuffles the batches; the global PyTorch generator when None.
+
+    Returns:
+        A `Result` with the final training and holdout errors and the largest row norm.
+    """
+    if split.n_classes is None:
+        raise ValueError("train needs a classification split (integer labels)")
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be positive, got {epochs}, {batch_size}")
+    if max_norm is not None:
+        _check_bound(max_norm)
+    params = model.parameters()
+    if optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    elif optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    else:
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    loss_fn = nn.CrossEntropyLoss()
+    n = len(split.x_train)
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=generator, device=split.x_train.device)
+        for start in range(0, n, batch_size):
+            batch = order[start:start + batch_size]
+            opt.zero_grad()
+            loss_fn(model(split.x_train[batch]), split.y_train[batch]).backward()
+            opt.step()
+            if max_norm is not None:
+                apply_max_norm(model, max_norm)
+    model.eval()
+    train_acc = evaluate(model, split.x_train, split.y_train)[1]
+    holdout_acc = evaluate(model, split.x_holdout, split.y_holdout)[1]
+    return Result(1 - train_acc, 1 - holdout_acc, max_row_norm(model))
+
+
+def rate_sweep(
+    split: Split,
+    rates: Sequence[float],
+    n_hidden: int,
+    scale_width: bool = False,
+    seeds: Sequence[int] = (0,),
+    n_layers: int = 2,
+    **train_kwargs,
+) -> np.ndarray:
+    """Holdout error of an MLP for each drop rate and seed (Srivastava et al., 2014, fig. 9).
+
+    Each hidden layer drops units with probability `rate` (no input dropout). With
+    `scale_width=True` the width becomes `round(n_hidden / (1 - rate))`, so the expected number
+    of units kept, (1 - rate) * width, stays about `n_hidden`.
+
+    Args:
+        split: a classification split.
+        rates: drop rates in [0, 1).
+        n_hidden: width of each hidden layer (at rate 0 when `scale_width`).
+        scale_width: keep (1 - rate) * width fixed instead of the width.
+        seeds: one run per seed; the seed fixes the initial weights, masks and batches.
+        n_layers: number of hidden layers.
+        **train_kwargs: passed to `train` (epochs, lr, ...).
+
+    Returns:
+        Holdout errors, shape (len(seeds), len(rates)).
+    """
+    rates = [validate_p(r, "rate") for r in rates]
+    if any(r >= 1 for r in rates):
+        raise ValueError("rates must be below 1: a layer that drops everything cannot learn")
+    errors = np.zeros((len(seeds), len(rates)))
+    for i, seed in enumerate(seeds):
+        for j, rate in enumerate(rates):
+            width = round(n_hidden / (1 - rate)) if scale_width else n_hidden
+            torch.manual_seed(seed)
+            model = mlp([split.n_features] + [width] * n_layers + [split.n_classes],
+                        dropout=rate, dtype=split.x_train.dtype, device=split.x_train.device)
+            generator = torch.Generator(device=split.x_train.device).manual_seed(seed)
+            errors[i, j] = train(model, split, generator=generator, **train_kwargs).holdout_error
+    return errors
+
+
+def best_rate(rates: Sequence[float], errors: np.ndarray) -> float:
+    """The rate with the lowest holdout error averaged over seeds (reference for Exercise 7.2).
+
+    Args:
+        rates: the drop rates tried, length n_rates.
+        errors: holdout errors, shape (n_seeds, n_rates), as returned by `rate_sweep`.
+
+    Returns:
+        One of `rates`; the first one when several tie.
+    """
+    errors = np.asarray(errors, dtype=float)
+    if errors.ndim != 2 or errors.shape[1] != len(rates):
+        raise ValueError(f"errors must have shape (n_seeds, {len(rates)}), got {errors.shape}")
+    return rates[int(np.argmin(errors.mean(axis=0)))]
+
+
+def block_with_dropout(n_in: int, n_hidden: int, n_out: int, p: float) -> nn.Sequential:
+    """Linear -> BatchNorm1d -> ReLU -> Dropout(p) -> Linear, float64 (reference for Ex. 7.3).
+
+    The dropout comes after the batch norm, so the statistics the batch norm collects during
+    training are those it sees at test time, and the logits are not dropped.
+    """
+    return nn.Sequential(
+        nn.Linear(n_in, n_hidden, dtype=torch.float64),
+        nn.BatchNorm1d(n_hidden, dtype=torch.float64),
+        nn.ReLU(),
+        nn.Dropout(validate_p(p)),
+        nn.Linear(n_hidden, n_out, dtype=torch.float64),
+    )
+
+
+@torch.no_grad()
+def variance_shift_ratio(
+    x: torch.Tensor, p: float, dropout_first: bool, n_hidden: int = 32, n_batches: int = 50,
+    batch_size: int = 64, seed: int = 0,
+) -> float:
+    """How far a batch norm's stored variance is from what it sees at test time.
+
+    Builds `Dropout(p) -> Linear -> BatchNorm1d` (`dropout_first=True`) or
+    `Linear -> BatchNorm1d -> Dropout(p)`, runs `n_batches` random training batches of `x`
+    through it in training mode (no weight updates: only the batch norm's running statistics
+    move), then returns, averaged over units, the variance of the batch norm's input on all of
+    `x` in evaluation mode divided by its running variance. 1 means no shift (Li et al., 2019).
+
+    Args:
+        x: inputs, shape (n, n_features).
+        p: drop rate.
+        dropout_first: put the dropout before the batch norm (True) or after it (False).
+        n_hidden, n_batches, batch_size: size of the layer and of the warm-up.
+        seed: fixes the weights, the batches and the masks.
+    """
+    p = validate_p(p)
+    generator = torch.Generator(device=x.device).manual_seed(seed)
+    linear = nn.Linear(x.shape[1], n_hidden, dtype=x.dtype, device=x.device)
+    linear.weight.copy_(torch.randn(linear.weight.shape, generator=generator, dtype=x.dtype,
+                                    device=x.device) / x.shape[1] ** 0.5)
+    norm = nn.BatchNorm1d(n_hidden, momentum=None, dtype=x.dtype, device=x.device)
+    keep = 1.0 - p
+
+    def drop(values: torch.Tensor) -> torch.Tensor:
+        mask = torch.rand(values.shape, generator=generator, dtype=values.dtype,
+                          device=values.device) < keep
+        return values * mask / keep
+
+    norm.train()
+    for _ in range(n_batches):
+        batch = x[torch.randint(len(x), (batch_size,), generator=generator, device=x.device)]
+        norm(linear(drop(batch)) if dropout_first else linear(batch))
+    test_input = linear(x)  # at test time dropout is the identity, wherever it sits
+    ratio = test_input.var(dim=0, unbiased=False) / norm.running_var
+    return ratio.mean().item()

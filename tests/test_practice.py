@@ -1,0 +1,160 @@
+"""Tests for `dropout_lib.practice` and `dropout_lib.blocks` (chapter 7)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from dropout_lib import blocks, data, models, practice
+
+
+def test_project_max_norm_scales_only_long_rows():
+    weight = torch.tensor([[3.0, 4.0], [0.3, 0.4], [0.0, 0.0]], dtype=torch.float64)
+    projected = practice.project_max_norm(weight, 1.0)
+    assert torch.allclose(projected[0], torch.tensor([0.6, 0.8], dtype=torch.float64))
+    assert torch.equal(projected[1:], weight[1:])
+    assert torch.equal(weight[0], torch.tensor([3.0, 4.0], dtype=torch.float64))  # untouched
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (4, 4), (2, 9), (3, 2, 3, 3)])
+@pytest.mark.parametrize("c", [0.5, 1.0, 3.0])
+def test_project_max_norm_matches_torch_renorm(shape, c):
+    weight = torch.randn(shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    # torch.renorm bounds sub-tensors along dim 0: the same constraint.
+    want = torch.renorm(weight, p=2, dim=0, maxnorm=c)
+    assert torch.allclose(practice.project_max_norm(weight, c), want, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, True, "3"])
+def test_project_max_norm_rejects_bad_bound(bad):
+    with pytest.raises(ValueError, match="c must be a positive"):
+        practice.project_max_norm(torch.ones(2, 2), bad)
+
+
+def test_project_max_norm_rejects_vectors():
+    with pytest.raises(TypeError):
+        practice.project_max_norm(torch.ones(3), 1.0)
+
+
+def test_apply_max_norm_in_place_on_linear_and_conv():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 6), nn.Conv2d(1, 2, 3))
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.mul_(10)
+    bias = model[0].bias.clone()
+    practice.apply_max_norm(model, 0.7)
+    assert practice.max_row_norm(model) <= 0.7 + 1e-6
+    assert model[1].weight.flatten(1).norm(dim=1).max() <= 0.7 + 1e-6
+    assert torch.equal(model[0].bias, bias)
+
+
+def test_train_is_seeded_and_respects_max_norm():
+    split = data.digits(n_train=60, n_holdout=40, seed=0)
+
+    def run():
+        torch.manual_seed(0)
+        net = models.mlp([64, 16, 10], dropout=0.2)
+        return practice.train(net, split, epochs=3, lr=0.1, optimizer="sgd", max_norm=0.5,
+                              generator=torch.Generator().manual_seed(0))
+
+    first, second = run(), run()
+    assert first == second
+    assert 0 <= first.holdout_error <= 1 and first.max_row_norm <= 0.5 + 1e-9
+
+
+def test_train_rejects_regression_and_bad_optimizer():
+    with pytest.raises(ValueError, match="classification"):
+        practice.train(models.mlp([2, 3, 1]), data.two_input_regression(n_train=5, n_holdout=5))
+    split = data.digits(n_train=20, n_holdout=20)
+    with pytest.raises(ValueError, match="optimizer"):
+        practice.train(models.mlp([64, 10]), split, optimizer="rmsprop")
+
+
+def test_rate_sweep_shape_and_width_scaling():
+    split = data.digits(n_train=40, n_holdout=40, seed=0)
+    errors = practice.rate_sweep(split, [0.0, 0.5], n_hidden=8, scale_width=True,
+                                 seeds=(0, 1), epochs=1)
+    assert errors.shape == (2, 2) and np.all((errors >= 0) & (errors <= 1))
+    with pytest.raises(ValueError, match="below 1"):
+        practice.rate_sweep(split, [1.0], n_hidden=8, epochs=1)
+
+
+def test_best_rate_averages_over_seeds():
+    errors = np.array([[0.3, 0.1, 0.2], [0.3, 0.4, 0.2]])
+    assert practice.best_rate([0.0, 0.2, 0.5], errors) == 0.5
+    assert practice.best_rate([0.1, 0.2], np.array([[0.2, 0.2]])) == 0.1  # ties: the first
+    with pytest.raises(ValueError, match="shape"):
+        practice.best_rate([0.1, 0.2], np.zeros(2))
+
+
+def test_block_with_dropout_order_and_eval():
+    block = practice.block_with_dropout(5, 7, 3, 0.4)
+    kinds = [type(m) for m in block]
+    assert kinds == [nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.Dropout, nn.Linear]
+    block.eval()
+    x = torch.randn(4, 5, dtype=torch.float64)
+    assert torch.equal(block(x), block(x)) and block(x).shape == (4, 3)
+
+
+def test_variance_shift_formula_and_placement():
+    x = torch.rand(400, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    before = practice.variance_shift_ratio(x, 0.5, dropout_first=True)
+    after = practice.variance_shift_ratio(x, 0.5, dropout_first=False)
+    assert before < 0.8 and abs(after - 1) < 0.1
+    assert practice.variance_shift_ratio(x, 0.0, dropout_first=True) == pytest.approx(1, abs=0.05)
+
+
+def test_tiny_cnn_layers_and_shapes():
+    element = blocks.tiny_cnn(p=0.3, channels=4)
+    spatial = blocks.tiny_cnn(p=0.3, spatial=True, channels=4)
+    plain = blocks.tiny_cnn(p=0.0, channels=4)
+    assert sum(isinstance(m, nn.Dropout) for m in element) == 2
+    assert sum(isinstance(m, nn.Dropout2d) for m in spatial) == 2
+    assert not any(isinstance(m, nn.Dropout | nn.Dropout2d) for m in plain)
+    assert element(torch.rand(3, 64, dtype=torch.float64)).shape == (3, 10)
+    with pytest.raises(ValueError):
+        blocks.tiny_cnn(p=1.5)
+
+
+def test_dropout2d_zeroes_whole_maps():
+    torch.manual_seed(0)
+    out = nn.Dropout2d(0.5)(torch.ones(20, 6, 4, 4))
+    per_map = out.flatten(2)
+    assert torch.all((per_map == 0).all(-1) | (per_map == 2).all(-1))
+
+
+def test_neighbour_correlation():
+    smooth = torch.linspace(0, 1, 8).repeat(10, 2, 8, 1) + torch.rand(10, 2, 8, 8) * 0.01
+    noise = torch.rand(50, 2, 8, 8, generator=torch.Generator().manual_seed(0))
+    assert blocks.neighbour_correlation(smooth) > 0.9
+    assert abs(blocks.neighbour_correlation(noise)) < 0.1
+    with pytest.raises(ValueError):
+        blocks.neighbour_correlation(torch.ones(2, 2, 4, 4))
+
+
+def test_attention_block_modes():
+    torch.manual_seed(0)
+    block = blocks.AttentionBlock(d_model=8, n_heads=2, attention_p=0.5, residual_p=0.2)
+    x = torch.randn(3, 5, 8, dtype=torch.float64)
+    block.eval()
+    assert torch.equal(block(x), block(x))
+    assert torch.allclose(block.last_attention.sum(-1), torch.ones(3, 2, 5, dtype=torch.float64))
+    block.train()
+    block(x)
+    assert block.last_attention.shape == (3, 2, 5, 5)
+    assert (block.last_attention == 0).any()
+    with pytest.raises(ValueError):
+        blocks.AttentionBlock(d_model=7, n_heads=2)
+
+
+def test_attention_block_matches_torch_attention_without_dropout():
+    torch.manual_seed(0)
+    block = blocks.AttentionBlock(d_model=8, n_heads=2, attention_p=0.0, residual_p=0.0)
+    x = torch.randn(2, 4, 8, dtype=torch.float64)
+    query, key, value = block.qkv(block.norm(x)).view(2, 4, 3, 2, 4).permute(2, 0, 3, 1, 4)
+    mixed = nn.functional.scaled_dot_product_attention(query, key, value)
+    want = x + block.out(mixed.transpose(1, 2).reshape(2, 4, 8))
+    assert torch.allclose(block(x), want)
