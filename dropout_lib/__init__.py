@@ -9,17 +9,28 @@ Modules, in the order the chapters use them:
 - `training`: `fit` and `evaluate`, returning a per-epoch `History`;
 - `plotting`: `plot_*` helpers that draw on a matplotlib `Axes`;
 - `ensembles`: a dropout network as an ensemble of subnetworks, enumerated exactly;
+- `inference`: test-time scaling, Monte-Carlo averaging, the variance shift, linear regression;
 - `grading`: `check(exercise_id, answer)` and the exercise registry.
 """
 
-from . import data, ensembles, functional, grading, layers, models, plotting, training
+from . import (
+    data,
+    ensembles,
+    functional,
+    grading,
+    inference,
+    layers,
+    models,
+    plotting,
+    training,
+)
 from .functional import dropout
 from .grading import check
 from .layers import Dropout
 from .seeding import set_seed
 
 __all__ = [
-    "Dropout", "check", "data", "dropout", "ensembles", "functional", "grading", "layers", "models",
-    "plotting", "set_seed", "training",
+    "Dropout", "check", "data", "dropout", "ensembles", "functional", "grading", "inference",
+    "layers", "models", "plotting", "set_seed", "training",
 ]
 __version__ = "0.1.0"
