@@ -191,13 +191,9 @@ def _check_training_mode(answer) -> None:
             raise NotYet("a model left in training mode draws a new dropout mask on every call, "
                          "so two calls on the same input give different outputs; your function "
                          "missed that. Call predict twice on the same x and compare.")
-        if kind == "no dropout":
-            raise NotYet("a model without dropout is deterministic in either mode, and so is a "
-                         "dropout model in evaluation mode: equal outputs mean nothing random "
-                         "is happening. Compare two calls on the same x.")
-        raise NotYet("this model is in evaluation mode: two calls on the same input give "
-                     "exactly the same output. Compare two calls rather than looking for zeros "
-                     "or for particular values.")
+        raise NotYet(f"this model ({kind}) is deterministic: two calls on the same input give "
+                     "exactly the same output, as in evaluation mode or without dropout. "
+                     "Compare two calls rather than looking for zeros or particular values.")
 
 
 # --- 5.5: dropout in linear regression --------------------------------------------------------
