@@ -10,6 +10,8 @@ Modules, in the order the chapters use them:
 - `plotting`: `plot_*` helpers that draw on a matplotlib `Axes`;
 - `by_hand`: the mask, forward and backward pass written out in NumPy (chapter 2);
 - `analysis`: co-adaptation measurements on hidden layers (chapter 3);
+- `ensembles`: subnetworks, exact mask enumeration and explicit ensembles (chapter 4);
+- `inference`: standard versus inverted dropout, MC averaging, the variance shift (chapter 5);
 - `practice`: max-norm, a lean `train`, rate sweeps and the batch-norm variance shift (chapter 7);
 - `blocks`: a tiny CNN and a self-attention block with their dropout layers (chapter 7);
 - `grading`: `check(exercise_id, answer)` and the exercise registry; `grade` is the scorecard.
@@ -20,8 +22,10 @@ from . import (
     blocks,
     by_hand,
     data,
+    ensembles,
     functional,
     grading,
+    inference,
     layers,
     models,
     plotting,
@@ -34,7 +38,8 @@ from .layers import Dropout
 from .seeding import set_seed
 
 __all__ = [
-    "Dropout", "analysis", "blocks", "by_hand", "check", "data", "dropout", "functional",
-    "grading", "layers", "models", "plotting", "practice", "set_seed", "training",
+    "Dropout", "analysis", "blocks", "by_hand", "check", "data", "dropout", "ensembles",
+    "functional", "grading", "inference", "layers", "models", "plotting", "practice",
+    "set_seed", "training",
 ]
 __version__ = "0.1.0"
