@@ -8,10 +8,11 @@ Modules, in the order the chapters use them:
 - `models`: `mlp`, with a dropout rate per layer;
 - `training`: `fit` and `evaluate`, returning a per-epoch `History`;
 - `plotting`: `plot_*` helpers that draw on a matplotlib `Axes`;
+- `uncertainty`: MC-dropout prediction (`mc_predict`) and its calibration (chapter 6);
 - `grading`: `check(exercise_id, answer)` and the exercise registry.
 """
 
-from . import data, functional, grading, layers, models, plotting, training
+from . import data, functional, grading, layers, models, plotting, training, uncertainty
 from .functional import dropout
 from .grading import check
 from .layers import Dropout
@@ -19,6 +20,6 @@ from .seeding import set_seed
 
 __all__ = [
     "Dropout", "check", "data", "dropout", "functional", "grading", "layers", "models",
-    "plotting", "set_seed", "training",
+    "plotting", "set_seed", "training", "uncertainty",
 ]
 __version__ = "0.1.0"
