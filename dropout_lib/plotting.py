@@ -113,3 +113,38 @@ def plot_regression_fit(
         ax.set_title(title)
     ax.grid(alpha=0.3)
     return ax
+
+
+# --- chapter 6 ---
+__all__ += ["plot_predictive_band"]
+
+
+def plot_predictive_band(
+    x, mean, std, split=None, target=None, ax: Axes | None = None, title: str = "",
+    z: float = 2.0, label: str = "MC mean",
+) -> Axes:
+    """A 1-D regression: predictive mean with a band of `z` standard deviations (chapter 6).
+
+    Args:
+        x, mean, std: tensors or arrays of shape (n, 1) or (n,), `x` sorted.
+        split: a `Split` with 1-D inputs; its training points are drawn when given.
+        target: the noise-free function of an array, drawn dashed when given.
+        z: half-width of the band in standard deviations.
+    """
+    if ax is None:
+        _, ax = new_axes()
+    x, mean, std = (np.asarray(t, dtype=float).ravel() for t in (x, mean, std))
+    if target is not None:
+        ax.plot(x, target(x), "k--", lw=1, label="true function")
+    ax.fill_between(x, mean - z * std, mean + z * std, color=HOLDOUT_COLOUR, alpha=0.2,
+                    lw=0, label=f"mean $\\pm$ {z:g} std")
+    ax.plot(x, mean, color=HOLDOUT_COLOUR, label=label)
+    if split is not None:
+        ax.scatter(split.x_train.cpu().numpy().ravel(), split.y_train.cpu().numpy().ravel(),
+                   s=10, color=TRAIN_COLOUR, label="training points", zorder=3)
+    ax.set_xlabel("$x$")
+    ax.set_ylabel("$y$")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return ax

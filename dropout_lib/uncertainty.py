@@ -232,19 +232,19 @@ def in_data(x: torch.Tensor) -> torch.Tensor:
 
 def chapter_model(
     activation: str = "relu", dropout: float = 0.1, seed: int = 0, steps: int = 500,
-    n_hidden: int = 64, device: torch.device | str | None = None,
+    n_hidden: int = 64, n_train: int = 80, device: torch.device | str | None = None,
 ) -> tuple[nn.Sequential, Split]:
     """Build and train the chapter-6 regression model, reproducibly; returns `(model, split)`.
 
     A `1 - n_hidden - n_hidden - 1` MLP in float64 with dropout `dropout` in front of both
-    hidden-to-next layers (`models.mlp`), trained on `gap_regression(seed=seed)` with
+    hidden-to-next layers (`models.mlp`), trained on `gap_regression(n_train, seed=seed)` with
     full-batch Adam (learning rate 0.01, weight decay 1e-4) for `steps` steps. The model is
     returned in evaluation mode, on `device`, with the split moved there too. About a second
     of CPU time with the defaults.
     """
     if steps < 1:
         raise ValueError(f"steps must be positive, got {steps}")
-    split = gap_regression(seed=seed).to(device or "cpu")
+    split = gap_regression(n_train, seed=seed).to(device or "cpu")
     device = split.x_train.device
     with torch.random.fork_rng(devices=[]):  # the initial weights, without touching global state
         torch.default_generator.manual_seed(seed)
