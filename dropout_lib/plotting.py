@@ -129,15 +129,16 @@ def plot_predictive_band(
         x, mean, std: tensors or arrays of shape (n, 1) or (n,), `x` sorted.
         split: a `Split` with 1-D inputs; its training points are drawn when given.
         target: the noise-free function of an array, drawn dashed when given.
-        z: half-width of the band in standard deviations.
+        z: half-width of the band in standard deviations; no band where `std` is all zero.
     """
     if ax is None:
         _, ax = new_axes()
     x, mean, std = (np.asarray(t, dtype=float).ravel() for t in (x, mean, std))
     if target is not None:
         ax.plot(x, target(x), "k--", lw=1, label="true function")
-    ax.fill_between(x, mean - z * std, mean + z * std, color=HOLDOUT_COLOUR, alpha=0.2,
-                    lw=0, label=f"mean $\\pm$ {z:g} std")
+    if np.any(std > 0):  # no band at all for a deterministic prediction
+        ax.fill_between(x, mean - z * std, mean + z * std, color=HOLDOUT_COLOUR, alpha=0.2,
+                        lw=0, label=f"mean $\\pm$ {z:g} std")
     ax.plot(x, mean, color=HOLDOUT_COLOUR, label=label)
     if split is not None:
         ax.scatter(split.x_train.cpu().numpy().ravel(), split.y_train.cpu().numpy().ravel(),

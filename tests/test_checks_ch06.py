@@ -200,7 +200,7 @@ def test_6_3_right_answer_passes(answer):
 @pytest.mark.parametrize("answer, phrase", [
     ("a", "look at the ReLU panel"),
     ("c", "check which panel is which"),
-    ("d", "compare the band in the gap"),
+    ("d", "compare the width of the band in the gap"),
     ("e", "answer with one of"),
     (2, "answer with one of"),
 ])

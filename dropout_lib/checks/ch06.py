@@ -236,8 +236,8 @@ def _quiz_hints() -> dict[str, str]:
                                    "as narrow there as between -4 and 4?",
         answer_digest("6.3", "c"): "check which panel is which: which activation keeps "
                                    "growing linearly, and which one saturates?",
-        answer_digest("6.3", "d"): "compare the band in the gap (-1 to 1) with the band at "
-                                   "|x| = 10 in each panel, and the ratios printed above.",
+        answer_digest("6.3", "d"): "compare the width of the band in the gap (-1 to 1) with "
+                                   "its width at |x| = 10, in each panel.",
     }
 
 
