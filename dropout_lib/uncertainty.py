@@ -167,7 +167,7 @@ def mc_predict_loop(
 def coverage(y: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, z: float = 1.96) -> float:
     """The fraction of targets inside the central interval $[\\mu - z\\sigma, \\mu + z\\sigma]$.
 
-    Reference for Exercise 6.2. For a calibrated Gaussian prediction, $z = 1.96$ gives 95%
+    Reference for Exercise 6.3. For a calibrated Gaussian prediction, $z = 1.96$ gives 95%
     and $z = 1$ about 68%.
 
     Args:

@@ -143,7 +143,7 @@ def test_6_1_leaves_no_trace_in_the_global_random_state_of_a_right_answer():
     assert torch.equal(torch.get_rng_state(), state)
 
 
-# --- 6.2: coverage -------------------------------------------------------------------------------
+# --- 6.3: coverage -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("answer", [
@@ -152,8 +152,8 @@ def test_6_1_leaves_no_trace_in_the_global_random_state_of_a_right_answer():
     lambda y, mean, std, z: float(((mean - z * std <= y) & (y <= mean + z * std)).sum() / len(y)),
     lambda y, mean, std, z: ((y - mean).abs() < z * std).double().mean().item(),  # strict <
 ], ids=["library", "tensor", "two-bounds", "strict"])
-def test_6_2_right_answers_pass(answer):
-    result = check("6.2", answer)
+def test_6_3_right_answers_pass(answer):
+    result = check("6.3", answer)
     assert result.passed, str(result)
 
 
@@ -176,25 +176,25 @@ def fraction(inside):
     (lambda y, m, s, z: 0.95, "count the points with"),
 ], ids=["outside", "count", "one-sided", "ignores-z", "two-std", "half-z", "double-z",
         "variance", "sqrt", "per-point", "string", "constant"])
-def test_6_2_wrong_answers_get_their_own_hint(answer, phrase):
-    result = check("6.2", answer)
+def test_6_3_wrong_answers_get_their_own_hint(answer, phrase):
+    result = check("6.3", answer)
     assert result.status == "not yet", str(result)
     assert phrase in result.message, result.message
 
 
-def test_6_2_stub_is_not_attempted():
+def test_6_3_stub_is_not_attempted():
     def stub(y, mean, std, z):
         raise NotImplementedError
 
-    assert check("6.2", stub).status == "not attempted"
+    assert check("6.3", stub).status == "not attempted"
 
 
-# --- 6.3: the quiz -------------------------------------------------------------------------------
+# --- 6.2: the quiz -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("answer", ["b", " B ", lambda: "b"])
-def test_6_3_right_answer_passes(answer):
-    assert check("6.3", answer).passed
+def test_6_2_right_answer_passes(answer):
+    assert check("6.2", answer).passed
 
 
 @pytest.mark.parametrize("answer, phrase", [
@@ -204,19 +204,19 @@ def test_6_3_right_answer_passes(answer):
     ("e", "answer with one of"),
     (2, "answer with one of"),
 ])
-def test_6_3_wrong_answers_get_their_own_hint(answer, phrase):
-    result = check("6.3", answer)
+def test_6_2_wrong_answers_get_their_own_hint(answer, phrase):
+    result = check("6.2", answer)
     assert result.status == "not yet"
     assert phrase in result.message
 
 
 @pytest.mark.parametrize("answer", [None, ...])
-def test_6_3_no_answer_is_not_attempted(answer):
-    result = check("6.3", answer)
+def test_6_2_no_answer_is_not_attempted(answer):
+    result = check("6.2", answer)
     assert result.status == "not attempted" and "Set `answer`" in result.message
 
 
-def test_6_3_source_does_not_hold_the_answer():
+def test_6_2_source_does_not_hold_the_answer():
     from dropout_lib.checks import ch06
     assert ch06._RIGHT != "b" and len(ch06._RIGHT) == 64
     assert nn is not None  # imported for the models above
@@ -225,7 +225,7 @@ def test_6_3_source_does_not_hold_the_answer():
 # --- all three: junk never passes and never raises ----------------------------------------------
 
 
-@pytest.mark.parametrize("exercise_id", ["6.1", "6.2", "6.3"])
+@pytest.mark.parametrize("exercise_id", ["6.1", "6.3", "6.2"])
 @pytest.mark.parametrize("answer", [
     None, 0, "z", object(), np.zeros(3), lambda *args, **kw: 1 / 0, lambda *args, **kw: None,
     lambda *args, **kw: "text", lambda *args, **kw: np.nan, lambda *args, **kw: [1, 2],

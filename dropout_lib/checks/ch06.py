@@ -163,7 +163,7 @@ def _check_mc_predict(answer) -> None:
                      "from the generator you are given.")
 
 
-# --- 6.2: coverage of a central interval --------------------------------------------------------
+# --- 6.3: coverage of a central interval --------------------------------------------------------
 
 
 def _coverage_data() -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -181,7 +181,7 @@ def _fraction(inside: torch.Tensor) -> float:
     return inside.double().mean().item()
 
 
-@exercise("6.2", "coverage of a central interval")
+@exercise("6.3", "coverage of a central interval")
 def _check_coverage(answer) -> None:
     for y, mean, std in _coverage_data():
         for z in (1.96, 1.0, 1.5, 2.5):
@@ -224,19 +224,19 @@ def _check_coverage(answer) -> None:
                          "of points.")
 
 
-# --- 6.3: which model is uncertain where (a quiz) --------------------------------------------
+# --- 6.2: which model is uncertain where (a quiz) --------------------------------------------
 
 # answer_digest of the right letter
-_RIGHT = "d9eecc01ec43409f7d132ddf73dc355f0d1aa687077feb389e44ec1395272a5f"
+_RIGHT = "7027129dd18fa9afff8dda36b0bde0a849a33190bd1b848dd0cf835e473e417f"
 
 
 def _quiz_hints() -> dict[str, str]:
     return {
-        answer_digest("6.3", "a"): "look at the ReLU panel far from the data: is its band "
+        answer_digest("6.2", "a"): "look at the ReLU panel far from the data: is its band "
                                    "as narrow there as between -4 and 4?",
-        answer_digest("6.3", "c"): "check which panel is which: which activation keeps "
+        answer_digest("6.2", "c"): "check which panel is which: which activation keeps "
                                    "growing linearly, and which one saturates?",
-        answer_digest("6.3", "d"): "compare the width of the band in the gap (-1 to 1) with "
+        answer_digest("6.2", "d"): "compare the width of the band in the gap (-1 to 1) with "
                                    "its width at |x| = 10, in each panel.",
     }
 
@@ -249,9 +249,9 @@ def _check_quiz(answer) -> None:
         raise NotAttempted()
     if not isinstance(answer, str) or answer.strip().lower() not in ("a", "b", "c", "d"):
         raise NotYet("answer with one of 'a', 'b', 'c', 'd'.")
-    digest = answer_digest("6.3", answer.strip().lower())
+    digest = answer_digest("6.2", answer.strip().lower())
     if digest != _RIGHT:
         raise NotYet(_quiz_hints()[digest])
 
 
-_register(Exercise("6.3", "which model is uncertain where", _check_quiz, "quiz"))
+_register(Exercise("6.2", "which model is uncertain where", _check_quiz, "quiz"))
