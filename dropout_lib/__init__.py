@@ -12,6 +12,7 @@ Modules, in the order the chapters use them:
 - `analysis`: co-adaptation measurements on hidden layers (chapter 3);
 - `ensembles`: subnetworks, exact mask enumeration and explicit ensembles (chapter 4);
 - `inference`: standard versus inverted dropout, MC averaging, the variance shift (chapter 5);
+- `uncertainty`: MC-dropout predictive mean and spread, batched (chapter 6);
 - `practice`: max-norm, a lean `train`, rate sweeps and the batch-norm variance shift (chapter 7);
 - `blocks`: a tiny CNN and a self-attention block with their dropout layers (chapter 7);
 - `grading`: `check(exercise_id, answer)` and the exercise registry; `grade` is the scorecard.
@@ -31,6 +32,7 @@ from . import (
     plotting,
     practice,
     training,
+    uncertainty,
 )
 from .functional import dropout
 from .grading import check
@@ -40,6 +42,6 @@ from .seeding import set_seed
 __all__ = [
     "Dropout", "analysis", "blocks", "by_hand", "check", "data", "dropout", "ensembles",
     "functional", "grading", "inference", "layers", "models", "plotting", "practice",
-    "set_seed", "training",
+    "set_seed", "training", "uncertainty",
 ]
 __version__ = "0.1.0"

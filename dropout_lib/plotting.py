@@ -116,6 +116,7 @@ def plot_regression_fit(
 
 
 # --- chapter 2 ---
+__all__ += ["plot_mask"]
 
 def plot_mask(mask, ax: Axes | None = None, title: str = "") -> Axes:
     """A 2-D dropout mask as a grid of squares: dark for a kept unit, light for a dropped one.
@@ -136,4 +137,40 @@ def plot_mask(mask, ax: Axes | None = None, title: str = "") -> Axes:
     ax.set_ylabel("example in the batch")
     if title:
         ax.set_title(title)
+    return ax
+
+
+# --- chapter 6 ---
+__all__ += ["plot_predictive_band"]
+
+
+def plot_predictive_band(
+    x, mean, std, split=None, target=None, ax: Axes | None = None, title: str = "",
+    z: float = 2.0, label: str = "MC mean",
+) -> Axes:
+    """A 1-D regression: predictive mean with a band of `z` standard deviations (chapter 6).
+
+    Args:
+        x, mean, std: tensors or arrays of shape (n, 1) or (n,), `x` sorted.
+        split: a `Split` with 1-D inputs; its training points are drawn when given.
+        target: the noise-free function of an array, drawn dashed when given.
+        z: half-width of the band in standard deviations; no band where `std` is all zero.
+    """
+    if ax is None:
+        _, ax = new_axes()
+    x, mean, std = (np.asarray(t, dtype=float).ravel() for t in (x, mean, std))
+    if target is not None:
+        ax.plot(x, target(x), "k--", lw=1, label="true function")
+    if np.any(std > 0):  # no band at all for a deterministic prediction
+        ax.fill_between(x, mean - z * std, mean + z * std, color=HOLDOUT_COLOUR, alpha=0.2,
+                        lw=0, label=f"mean $\\pm$ {z:g} std")
+    ax.plot(x, mean, color=HOLDOUT_COLOUR, label=label)
+    if split is not None:
+        ax.scatter(split.x_train.cpu().numpy().ravel(), split.y_train.cpu().numpy().ravel(),
+                   s=10, color=TRAIN_COLOUR, label="training points", zorder=3)
+    ax.set_xlabel("$x$")
+    ax.set_ylabel("$y$")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
     return ax

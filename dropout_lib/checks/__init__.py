@@ -6,6 +6,7 @@ from . import (
     ch03,  # noqa: F401
     ch04,  # noqa: F401
     ch05,  # noqa: F401
+    ch06,  # noqa: F401
     ch07,  # noqa: F401
     ch08,  # noqa: F401
 )
