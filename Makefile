@@ -11,11 +11,13 @@ export JUPYTER_PLATFORM_DIRS := 1
 
 NOTEBOOKS := $(wildcard chapters/*.ipynb solutions/*.ipynb)
 
-.PHONY: help setup book test unit notebooks lab execute grade lint lock bench clean
+.PHONY: help setup book test browser unit notebooks lab execute grade lint lock bench clean
 
 help:
 	@echo "make book     build the website into _build/html"
-	@echo "make test     run every test: library, notebooks (nbval), structure, strict book build"
+	@echo "make test     run every test: library, notebooks (nbval), structure, strict book build,"
+	@echo "              and every page of the website in headless Chromium (skipped without it)"
+	@echo "make browser  only the book build and the browser test (screenshots in _build/screenshots)"
 	@echo "make lab      open the chapters in JupyterLab"
 	@echo "make grade    run your notebooks and print the scorecard (GRADE=\"solutions\" to pick others)"
 	@echo "make execute  re-run every notebook top to bottom and store its outputs (authors)"
@@ -36,8 +38,14 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Open the course: file://$(CURDIR)/_build/html/index.html"
 
+CHROMIUM := /usr/bin/chromium
+
 test: $(STAMP)
+	@test -x $(CHROMIUM) || echo "make test: the browser test will be skipped: no Chromium at $(CHROMIUM) (apt-get install chromium)"
 	$(BIN)/python -m pytest
+
+browser: $(STAMP)
+	$(BIN)/python -m pytest tests/test_book.py tests/test_browser.py
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not slow"
