@@ -19,14 +19,14 @@ def crashes(*args):
     raise RuntimeError("boom")
 
 
-@pytest.mark.parametrize("exercise_id", ["7.1", "7.2", "7.3"])
+@pytest.mark.parametrize("exercise_id", ["7.1", "7.3", "7.4"])
 def test_stub_and_crash(exercise_id):
     assert "not attempted yet" in str(check(exercise_id, stub))
     result = str(check(exercise_id, crashes))
     assert "not yet" in result and "RuntimeError: boom" in result and "Traceback" not in result
 
 
-# --- 7.1 max-norm --------------------------------------------------------------------------
+# --- 7.4 max-norm --------------------------------------------------------------------------
 
 def max_norm_right(weight, c):
     return weight * torch.clamp(c / weight.norm(dim=1, keepdim=True), max=1.0)
@@ -55,17 +55,17 @@ MAX_NORM_WRONG = {
 
 @pytest.mark.parametrize("answer", [max_norm_right, max_norm_in_place, practice.project_max_norm])
 def test_max_norm_right(answer):
-    assert check("7.1", answer).passed
+    assert check("7.4", answer).passed
 
 
 @pytest.mark.parametrize("name", MAX_NORM_WRONG)
 def test_max_norm_wrong(name):
     answer, phrase = MAX_NORM_WRONG[name]
-    result = check("7.1", answer)
+    result = check("7.4", answer)
     assert result.status == "not yet" and phrase in result.message, str(result)
 
 
-# --- 7.2 best rate -------------------------------------------------------------------------
+# --- 7.1 best rate -------------------------------------------------------------------------
 
 def best_rate_loop(rates, errors):
     means = [sum(column) / len(column) for column in zip(*errors, strict=True)]
@@ -88,13 +88,13 @@ BEST_RATE_WRONG = {
 
 @pytest.mark.parametrize("answer", [practice.best_rate, best_rate_loop])
 def test_best_rate_right(answer):
-    assert check("7.2", answer).passed
+    assert check("7.1", answer).passed
 
 
 @pytest.mark.parametrize("name", BEST_RATE_WRONG)
 def test_best_rate_wrong(name):
     answer, phrase = BEST_RATE_WRONG[name]
-    result = check("7.2", answer)
+    result = check("7.1", answer)
     assert result.status == "not yet" and phrase in result.message, str(result)
 
 
@@ -156,18 +156,18 @@ def test_block_wrong(name):
     assert result.status == "not yet" and phrase in result.message, str(result)
 
 
-# --- 7.4 quiz ------------------------------------------------------------------------------
+# --- 7.2 quiz ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("answer", [320, 320.0, 128 / 0.4, 321])
 def test_width_quiz_right(answer):
-    assert check("7.4", answer).passed
+    assert check("7.2", answer).passed
 
 
 @pytest.mark.parametrize("answer", [128 / 0.6, 128 * 0.4, 128 * 0.6, 128])
 def test_width_quiz_wrong(answer):
-    result = check("7.4", answer)
+    result = check("7.2", answer)
     assert result.status == "not yet" and "1 - p" in result.message
 
 
 def test_width_quiz_not_attempted():
-    assert "not attempted yet" in str(check("7.4", None))
+    assert "not attempted yet" in str(check("7.2", None))

@@ -12,7 +12,7 @@ from torch import nn
 from ..grading import NotYet, call, exercise, quiz
 from ..practice import project_max_norm
 
-# --- 7.1 -----------------------------------------------------------------------------------
+# --- 7.4 -----------------------------------------------------------------------------------
 
 
 def _max_norm_cases() -> list[tuple[torch.Tensor, float]]:
@@ -35,7 +35,7 @@ def _scaled_rows(weight: torch.Tensor, norms: torch.Tensor, c: float) -> torch.T
     return weight * torch.clamp(c / norms, max=1.0)[:, None]
 
 
-@exercise("7.1", "the max-norm constraint")
+@exercise("7.4", "the max-norm constraint")
 def _check_max_norm(answer) -> None:
     for weight, c in _max_norm_cases():
         original = weight.clone()
@@ -73,7 +73,7 @@ def _check_max_norm(answer) -> None:
                       "the Euclidean norm of that row.")
 
 
-# --- 7.2 -----------------------------------------------------------------------------------
+# --- 7.1 -----------------------------------------------------------------------------------
 
 # Made-up sweeps, (n_seeds, n_rates). In the first, the right rate (0.3), the worst (0.9), the
 # neighbours (0.2, 0.5), the lucky single run (0.7) and the wrong-axis average (0.0) all differ.
@@ -92,7 +92,7 @@ def _same(a: float, b: float) -> bool:
     return abs(a - b) < 1e-9
 
 
-@exercise("7.2", "choosing the rate from a sweep")
+@exercise("7.1", "choosing the rate from a sweep")
 def _check_best_rate(answer) -> None:
     for rates, errors in _SWEEPS:
         errors = np.array(errors)
@@ -193,10 +193,10 @@ def _check_block(answer) -> None:
                          f"{tuple(out.shape)}. Check the sizes of the Linear layers.")
 
 
-# --- 7.4 -----------------------------------------------------------------------------------
+# --- 7.2 -----------------------------------------------------------------------------------
 
-quiz("7.4", "the width for a higher drop rate",
-     digest="5bdb228b24524c9bac0941f7fe037a4a523a6dcebbe6db68ca9dcfb0c28f7dc8",
+quiz("7.2", "the width for a higher drop rate",
+     digest="a30572888f6c5769218bd86bbb34a6a16d2027d9642ae3b669785f2c05a75062",
      hint="keep the expected number of units that survive at 128. PyTorch's p is the drop "
           "rate, so a unit survives with probability 1 - p; solve (1 - p) * n = 128 for n.",
      step=1.0)
