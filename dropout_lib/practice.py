@@ -39,7 +39,7 @@ def project_max_norm(weight: torch.Tensor, c: float) -> torch.Tensor:
     In `nn.Linear` (and `nn.Conv2d`) the weight has one row per *output* unit, holding that
     unit's incoming weights, so the constraint $\\lVert w_j \\rVert_2 \\le c$ is on rows; higher
     dimensions (a convolution's kernel) are flattened into the row. Rows within the bound are
-    left exactly as they are. Reference for Exercise 7.1.
+    left exactly as they are. Reference for Exercise 7.4.
 
     Args:
         weight: shape (n_out, n_in) or (n_out, ...); not modified.
@@ -184,7 +184,7 @@ def rate_sweep(
 
 
 def best_rate(rates: Sequence[float], errors: np.ndarray) -> float:
-    """The rate with the lowest holdout error averaged over seeds (reference for Exercise 7.2).
+    """The rate with the lowest holdout error averaged over seeds (reference for Exercise 7.1).
 
     Args:
         rates: the drop rates tried, length n_rates.
