@@ -19,7 +19,7 @@ from torch import nn
 from .data import Split
 from .functional import validate_p
 from .models import mlp
-from .training import evaluate
+from .training import evaluate, make_optimizer, train_epoch
 
 __all__ = [
     "Result", "apply_max_norm", "best_rate", "block_with_dropout", "max_row_norm",
@@ -116,25 +116,11 @@ def train(
         raise ValueError(f"epochs and batch_size must be positive, got {epochs}, {batch_size}")
     if max_norm is not None:
         _check_bound(max_norm)
-    params = model.parameters()
-    if optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    elif optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    else:
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    opt = make_optimizer(model, optimizer, lr, weight_decay)
     loss_fn = nn.CrossEntropyLoss()
-    n = len(split.x_train)
-    model.train()
+    after_step = None if max_norm is None else (lambda: apply_max_norm(model, max_norm))
     for _ in range(epochs):
-        order = torch.randperm(n, generator=generator, device=split.x_train.device)
-        for start in range(0, n, batch_size):
-            batch = order[start:start + batch_size]
-            opt.zero_grad()
-            loss_fn(model(split.x_train[batch]), split.y_train[batch]).backward()
-            opt.step()
-            if max_norm is not None:
-                apply_max_norm(model, max_norm)
+        train_epoch(model, split, opt, loss_fn, batch_size, generator, after_step)
     model.eval()
     train_acc = evaluate(model, split.x_train, split.y_train)[1]
     holdout_acc = evaluate(model, split.x_holdout, split.y_holdout)[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -9,7 +10,8 @@ from torch import nn
 
 from .data import Split
 
-__all__ = ["History", "best_epoch", "evaluate", "fit", "generalization_gap"]
+__all__ = ["History", "best_epoch", "evaluate", "fit", "generalization_gap", "make_optimizer",
+           "train_epoch"]
 
 
 @dataclass
@@ -67,6 +69,41 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
     return loss, acc
 
 
+def make_optimizer(model: nn.Module, optimizer: str, lr: float,
+                   weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """Adam, or SGD with momentum 0.9, over `model`'s parameters (the choice `fit` offers)."""
+    if optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    if optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+
+
+def train_epoch(
+    model: nn.Module,
+    split: Split,
+    opt: torch.optim.Optimizer,
+    loss_fn: nn.Module,
+    batch_size: int,
+    generator: torch.Generator | None = None,
+    after_step: Callable[[], None] | None = None,
+) -> None:
+    """One pass over `split`'s training set in shuffled mini-batches, in training mode.
+
+    `after_step`, when given, runs after every optimiser step (chapter 7's max-norm uses it).
+    """
+    model.train()
+    n = len(split.x_train)
+    order = torch.randperm(n, generator=generator, device=split.x_train.device)
+    for start in range(0, n, batch_size):
+        batch = order[start:start + batch_size]
+        opt.zero_grad()
+        loss_fn(model(split.x_train[batch]), split.y_train[batch]).backward()
+        opt.step()
+        if after_step is not None:
+            after_step()
+
+
 def fit(
     model: nn.Module,
     split: Split,
@@ -94,23 +131,11 @@ def fit(
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive, got {epochs}, {batch_size}")
-    if optimizer == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    elif optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
-    else:
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    opt = make_optimizer(model, optimizer, lr, weight_decay)
     loss_fn = _loss_fn(split.y_train)
     history = History()
-    n = len(split.x_train)
     for _ in range(epochs):
-        model.train()
-        order = torch.randperm(n, generator=generator, device=split.x_train.device)
-        for start in range(0, n, batch_size):
-            batch = order[start:start + batch_size]
-            opt.zero_grad()
-            loss_fn(model(split.x_train[batch]), split.y_train[batch]).backward()
-            opt.step()
+        train_epoch(model, split, opt, loss_fn, batch_size, generator)
         for name, x, y in (("train", split.x_train, split.y_train),
                            ("holdout", split.x_holdout, split.y_holdout)):
             loss, acc = evaluate(model, x, y)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from dropout_lib import data
+from dropout_lib import data, training
 from dropout_lib.layers import Dropout
 from dropout_lib.models import ACTIVATIONS, mlp
 from dropout_lib.seeding import set_seed
@@ -324,3 +324,27 @@ def test_set_seed_rejects_bad_seeds(seed):
 def test_set_seed_accepts_large_seeds():
     set_seed(2**40)  # NumPy's legacy seed needs < 2**32: reduced, not rejected
     assert torch.initial_seed() == 2**40
+
+
+def test_make_optimizer_choices_and_error():
+    model = mlp([2, 3, 1])
+    assert isinstance(training.make_optimizer(model, "adam", 1e-3), torch.optim.Adam)
+    sgd = training.make_optimizer(model, "sgd", 0.1, weight_decay=1e-4)
+    assert isinstance(sgd, torch.optim.SGD) and sgd.defaults["momentum"] == 0.9
+    with pytest.raises(ValueError, match="optimizer must be"):
+        training.make_optimizer(model, "rmsprop", 1e-3)
+
+
+def test_train_epoch_steps_once_per_batch_and_calls_after_step():
+    split = data.digits(n_train=50, n_holdout=10, seed=0)
+    model = mlp([64, 8, 10])
+    before = [p.detach().clone() for p in model.parameters()]
+    calls = []
+    opt = training.make_optimizer(model, "sgd", 0.1)
+    model.eval()
+    training.train_epoch(model, split, opt, torch.nn.CrossEntropyLoss(), batch_size=16,
+                         generator=torch.Generator().manual_seed(0),
+                         after_step=lambda: calls.append(1))
+    assert len(calls) == 4  # batches of 16, 16, 16 and 2
+    assert model.training
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
