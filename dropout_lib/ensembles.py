@@ -200,14 +200,8 @@ class ExactEnsemble:
     n_subnetworks: int
 
     def report(self, labels: torch.Tensor) -> str:
-        """A short table: how far the three predictions are apart, and their holdout errors.
-
-        Args:
-            labels: the true classes, shape `(batch,)`.
-
-        Returns:
-            Printable text with robust numbers (booleans, two or three decimals, percentages).
-        """
+        """A short printable table: how far the three predictions are apart, and their holdout
+        errors on `labels` (shape `(batch,)`), in robust numbers (booleans, few decimals)."""
         gap = (self.geometric - self.weight_scaled).abs()
         spread = (self.arithmetic - self.geometric).abs().max().item()
         lines = [

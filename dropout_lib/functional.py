@@ -110,12 +110,15 @@ def keep_mask(x: torch.Tensor, keep_prob: float, shape: Sequence[int] | None = N
 
     Returns:
         A bool tensor. Per element it is drawn with `empty_like`, in `x`'s layout, which is what
-        `torch.nn.functional.dropout` does: the same generator state gives the same mask.
+        `torch.nn.functional.dropout` does: the same generator state gives the same mask. At
+        `keep_prob` 0 nothing is drawn (PyTorch draws nothing at p = 1 either).
     """
     if shape is None:
         keep = torch.empty_like(x, dtype=torch.bool)
     else:
         keep = torch.empty(tuple(shape), dtype=torch.bool, device=x.device)
+    if keep_prob == 0.0:
+        return keep.fill_(False)
     return keep.bernoulli_(keep_prob, generator=generator)
 
 
@@ -203,8 +206,8 @@ def alpha_dropout(x: torch.Tensor, p: float = 0.5, training: bool = False,
     p = validate_p(p)
     if not training or p == 0.0 or x.numel() == 0:
         return x
-    if p == 1.0:
-        return torch.zeros_like(x)
+    if p == 1.0:  # zeros, through the kernel so that the gradient (zero) flows
+        return apply_mask(x, keep_mask(x, 0.0, ()), 0.0)
     low = -ALPHA_PRIME
     a = 1.0 / math.sqrt((low**2 * p + 1.0) * (1.0 - p))
     b = -a * low * p

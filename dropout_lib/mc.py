@@ -5,7 +5,8 @@ One sampler, `sample`, runs the model $T$ times with independent dropout masks. 
 functions are views of it:
 
 - `mc_predict`: the mean and standard deviation of the samples (Gal and Ghahramani, 2016),
-  $\\hat\\mu = \\frac1T \\sum_t \\hat y_t$, $\\hat\\sigma^2 = \\frac1T \\sum_t \\hat y_t^2 - \\hat\\mu^2$;
+  $\\hat\\mu = \\frac1T \\sum_t \\hat y_t$ and
+  $\\hat\\sigma^2 = \\frac1T \\sum_t \\hat y_t^2 - \\hat\\mu^2$;
 - `mc_average`: the averaged class probabilities of a classifier (Srivastava et al., 2014,
   section 7.5).
 

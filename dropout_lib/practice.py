@@ -191,7 +191,8 @@ def variance_shift_ratio(
     linear.bias.zero_()
     norm = nn.BatchNorm1d(n_hidden, momentum=None, dtype=x.dtype, device=x.device)
     drop = Dropout(p, generator=generator)
-    model = nn.Sequential(drop, linear, norm) if dropout_first else nn.Sequential(linear, norm, drop)
+    stack = (drop, linear, norm) if dropout_first else (linear, norm, drop)
+    model = nn.Sequential(*stack)
     model.train()
     for _ in range(n_batches):
         model(x[torch.randint(len(x), (batch_size,), generator=generator, device=x.device)])

@@ -1,11 +1,10 @@
-"""The dropout variants of chapter 8, as `torch.nn.Module`s built on the mask kernel of
-`functional`.
+"""The dropout variants of chapter 8, built on the mask kernel of `functional`.
 
-Each variant is a `layers.DropoutLayer`: it checks its arguments when it is built, draws its
-random numbers on the input's device from an optional `generator`, and is the identity in
-evaluation mode and at p = 0. What one draw removes differs: a weight (`DropConnectLinear`), a
-channel (`SpatialDropout`), a block (`DropBlock2d`), a whole example's residual branch
-(`DropPath`); `GaussianDropout` multiplies by noise instead, `AlphaDropout` keeps SELU's moments.
+Each is a `layers.DropoutLayer`: it checks its arguments when it is built, draws on the input's
+device from an optional `generator`, and is the identity in evaluation mode and at p = 0. One
+draw removes a weight (`DropConnectLinear`), a channel (`SpatialDropout`), a block
+(`DropBlock2d`) or an example's residual branch (`DropPath`); `GaussianDropout` multiplies by
+noise instead, `AlphaDropout` keeps SELU's moments.
 """
 
 from __future__ import annotations
@@ -17,8 +16,14 @@ import torch
 from torch import nn
 
 from .functional import (
-    alpha_dropout, apply_mask, check_input, example_shape, feature_dropout, inverted_scale,
-    keep_mask, validate_p,
+    alpha_dropout,
+    apply_mask,
+    check_input,
+    example_shape,
+    feature_dropout,
+    inverted_scale,
+    keep_mask,
+    validate_p,
 )
 from .initialisation import reset_parameters
 from .layers import DropoutLayer
@@ -37,18 +42,15 @@ class DropConnectLinear(nn.Linear, DropoutLayer):
     mask per forward pass, shared by the examples of the batch (Wan et al. draw one per
     example, which costs a batch of weight matrices). The bias is not dropped.
 
-    Evaluation (the inference rule used here): the plain weights, $y = x W^T + b$, the mean of
-    the training-time pre-activation over all masks ("mean rule"). Wan et al. instead match a
-    Gaussian to the pre-activation's mean and variance; `moment_matching_relu` computes the
-    average of a ReLU over it in closed form.
+    Evaluation: the plain weights, the mean pre-activation over all masks ("mean rule"). Wan et
+    al. instead match a Gaussian to its mean and variance (`moment_matching_relu`).
 
     Args:
         in_features, out_features, bias, device, dtype: as for `torch.nn.Linear`
             (float64 by default, like the rest of the course).
         p: probability of dropping each weight, in [0, 1].
-        generator: a `torch.Generator` on the layer's device. The initial weights are drawn
-            from it (as `nn.Linear` draws them), then the masks; with None, both come from the
-            global generator.
+        generator: a `torch.Generator` on the layer's device: the initial weights (drawn as
+            `nn.Linear` draws them), then the masks; the global generator when None.
     """
 
     per_example = False  # one weight mask per forward pass, for the whole batch
@@ -226,7 +228,7 @@ class DropBlock2d(DropoutLayer):
         if not self.training or self.p == 0.0 or x.numel() == 0:
             return x
         if self.p == 1.0:
-            return torch.zeros_like(x)
+            return apply_mask(x, keep_mask(x, 0.0, ()), 0.0)  # zeros, with a (zero) gradient
         keep = self.block_mask(x) == 1.0
         kept = int(keep.sum())
         return apply_mask(x, keep, keep.numel() / kept if kept else 0.0)
@@ -259,12 +261,8 @@ def drop_path(x: torch.Tensor, p: float = 0.1, training: bool = True,
 
 
 class DropPath(DropoutLayer):
-    """`drop_path` as a module: put it on a residual branch, never on the identity path.
-
-    Args:
-        p: probability of dropping the branch for each example, in [0, 1].
-        generator: optional `torch.Generator` on the input's device.
-    """
+    """`drop_path` as a module (rate `p`, optional `generator`): put it on a residual branch,
+    never on the identity path."""
 
     def __init__(self, p: float = 0.1, generator: torch.Generator | None = None) -> None:
         super().__init__(p, generator)
@@ -276,10 +274,8 @@ class DropPath(DropoutLayer):
 class Residual(nn.Module):
     """$y = x + \\text{DropPath}(\\text{branch}(x))$: a residual block with stochastic depth.
 
-    Args:
-        branch: any module whose output has its input's shape.
-        p: DropPath's drop rate for the branch.
-        generator: optional `torch.Generator` for DropPath.
+    `branch` is any module whose output has its input's shape; `p` and `generator` go to
+    DropPath.
     """
 
     def __init__(self, branch: nn.Module, p: float = 0.0,

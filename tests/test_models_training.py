@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from dropout_lib import data, training
+from dropout_lib import data
 from dropout_lib.layers import Dropout
 from dropout_lib.models import ACTIVATIONS, mlp
 from dropout_lib.seeding import set_seed
