@@ -65,8 +65,10 @@ def _torch_layer_with(generator: torch.Generator):
 
 
 @contextlib.contextmanager
-def _sampling_mode(model: nn.Module, generator: torch.Generator | None) -> Iterator[None]:
-    """Dropout layers sampling, every other module in evaluation mode; all undone on exit."""
+def _sampling_mode(model: nn.Module, generator: torch.Generator | None
+                   ) -> Iterator[list[nn.Module]]:
+    """Dropout layers sampling, every other module in evaluation mode; all undone on exit.
+    Yields the dropout layers."""
     found = dropout_layers(model)
     if not found:
         raise ValueError("the model has no dropout layer, so every MC sample would be the same; "
@@ -85,7 +87,7 @@ def _sampling_mode(model: nn.Module, generator: torch.Generator | None) -> Itera
         if generator is not None:
             for layer in own:
                 layer.generator = generator
-        yield
+        yield found
     finally:
         for module, mode in modes.items():
             module.training = mode
@@ -129,8 +131,8 @@ def sample(model: nn.Module, x: torch.Tensor, samples: int, *,
     if x.dim() < 1:
         raise ValueError("x must have a batch dimension: shape (n, ...)")
     _check_count(samples, 1)
-    with _sampling_mode(model, generator):
-        if batched and all(getattr(m, "per_example", True) for m in dropout_layers(model)):
+    with _sampling_mode(model, generator) as found:
+        if batched and all(getattr(layer, "per_example", True) for layer in found):
             n = x.shape[0]
             # repeat puts copy t of the whole batch in rows t*n .. (t+1)*n - 1: sample-major.
             out = model(x.repeat(samples, *([1] * (x.dim() - 1))))
