@@ -181,7 +181,7 @@ def dropout_kernels(repeats: int) -> str:
 # --- 3. MC dropout ----------------------------------------------------------------------------
 
 def mc_dropout(repeats: int, samples: int = 100) -> str:
-    from dropout_lib import uncertainty
+    from dropout_lib import mc, uncertainty
 
     model, split = uncertainty.chapter_model()  # trained as in the chapter, in float64
     rows = []
@@ -189,17 +189,16 @@ def mc_dropout(repeats: int, samples: int = 100) -> str:
         x = split.x_holdout[:n_query]
         generator = torch.Generator().manual_seed(0)
         times = interleaved_medians({
-            "loop": lambda x=x, g=generator: uncertainty.mc_predict_loop(model, x, samples,
-                                                                         generator=g),
-            "batched": lambda x=x, g=generator: uncertainty.mc_predict(model, x, samples,
-                                                                       generator=g),
+            "loop": lambda x=x, g=generator: mc.mc_predict(model, x, samples, generator=g,
+                                                           batched=False),
+            "batched": lambda x=x, g=generator: mc.mc_predict(model, x, samples, generator=g),
         }, repeats * 3)
         speedup = times["loop"] / times["batched"]
         rows.append([f"{samples}", f"{n_query}", seconds(times["loop"]),
                      seconds(times["batched"]), f"{speedup:.1f}x", goal(speedup >= 5)])
     return ("## 3. MC dropout, chapter 6's model (goal: batched at least 5x faster)\n\n"
-            "`uncertainty.mc_predict` (one forward pass over all samples) against "
-            "`uncertainty.mc_predict_loop` (a Python loop of forward passes), on the first "
+            "`mc.mc_predict` (one forward pass over all samples) against "
+            "`mc.mc_predict(..., batched=False)` (a Python loop of forward passes), on the first "
             "n holdout inputs of the chapter's 1-64-64-1 network. Batching removes the fixed "
             "cost of each pass, which dominates for a few inputs; with hundreds of inputs both "
             "spend their time on the same arithmetic and on drawing the masks, so the gain "

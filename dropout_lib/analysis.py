@@ -8,7 +8,8 @@ Four measurements of the hidden layers of the networks that `models.mlp` builds:
 - `delete_units` and `deletion_curve`: how accuracy degrades when hidden units are removed
   at test time.
 
-The `plot_*` helpers draw the results on a matplotlib `Axes` and return it.
+Everything here returns numbers; `plotting` draws them (`plot_deletion_curve`,
+`plot_activation_histogram`, `plot_weight_images`).
 """
 
 from __future__ import annotations
@@ -18,15 +19,13 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from matplotlib.axes import Axes
 from torch import nn
 
 from .training import evaluate
 
 __all__ = [
     "UnitMask", "delete_units", "deletion_curve", "fraction_dead", "fraction_inactive",
-    "hidden_activations", "linear_positions", "mean_abs_correlation", "plot_activation_histogram",
-    "plot_deletion_curve", "plot_weight_images",
+    "hidden_activations", "linear_positions", "mean_abs_correlation",
 ]
 
 
@@ -225,76 +224,3 @@ def deletion_curve(
         means.append(np.mean(accuracies))
         stds.append(np.std(accuracies))
     return np.array(means), np.array(stds)
-
-
-def _axes(ax: Axes | None) -> Axes:
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
-    return ax
-
-
-def plot_deletion_curve(
-    fractions: Sequence[float],
-    mean: Sequence[float],
-    std: Sequence[float] | None = None,
-    label: str = "",
-    ax: Axes | None = None,
-) -> Axes:
-    """Accuracy against the fraction of hidden units deleted, with a band of one std."""
-    ax = _axes(ax)
-    line, = ax.plot(fractions, mean, "o-", label=label or None)
-    if std is not None:
-        mean, std = np.asarray(mean), np.asarray(std)
-        ax.fill_between(fractions, mean - std, mean + std, color=line.get_color(), alpha=0.2)
-    ax.set_xlabel("fraction of hidden units deleted")
-    ax.set_ylabel("holdout accuracy")
-    ax.grid(alpha=0.3)
-    if label:
-        ax.legend(frameon=False)
-    return ax
-
-
-def plot_activation_histogram(
-    activations: torch.Tensor, label: str = "", bins: int = 40, max_value: float | None = None,
-    ax: Axes | None = None,
-) -> Axes:
-    """Histogram of all activation values (log scale on the count, so the zeros fit)."""
-    ax = _axes(ax)
-    values = _as_matrix(activations).flatten().cpu().numpy()
-    top = float(values.max()) if max_value is None else max_value
-    ax.hist(values, bins=np.linspace(min(0.0, float(values.min())), top, bins + 1),
-            histtype="step", linewidth=1.5, label=label or None)
-    ax.set_yscale("log")
-    ax.set_xlabel("activation")
-    ax.set_ylabel("count (log scale)")
-    if label:
-        ax.legend(frameon=False)
-    return ax
-
-
-def plot_weight_images(
-    weight: torch.Tensor, n_images: int = 32, n_columns: int = 8, image_shape=(8, 8),
-    ax: Axes | None = None,
-) -> Axes:
-    """The incoming weights of the first `n_images` units, each drawn as an image.
-
-    Each row of `weight` (shape (n_units, n_pixels)) becomes a tile of `image_shape`, scaled
-    to its own largest absolute value: red is positive, blue negative, white zero.
-    """
-    ax = _axes(ax)
-    rows = weight.detach().cpu().to(torch.float64).numpy()[:n_images]
-    height, width = image_shape
-    if rows.shape[1] != height * width:
-        raise ValueError(f"each row must hold {height * width} weights, got {rows.shape[1]}")
-    n_rows = -(-len(rows) // n_columns)
-    canvas = np.full((n_rows * (height + 1) - 1, n_columns * (width + 1) - 1), np.nan)
-    for i, row in enumerate(rows):
-        top, left = (i // n_columns) * (height + 1), (i % n_columns) * (width + 1)
-        scale = np.abs(row).max() or 1.0
-        canvas[top:top + height, left:left + width] = row.reshape(height, width) / scale
-    ax.imshow(canvas, cmap="RdBu_r", vmin=-1, vmax=1)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return ax

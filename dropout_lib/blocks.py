@@ -1,7 +1,8 @@
 """Tiny convolutional and attention models, to show where dropout goes in them (chapter 7).
 
 - `tiny_cnn`: two 3x3 convolutions on 8x8 digit images, with element-wise dropout
-  (`nn.Dropout`) or whole-feature-map dropout (`nn.Dropout2d`) after each;
+  (`layers.Dropout`, like `nn.Dropout`) or whole-feature-map dropout
+  (`variants.SpatialDropout`, like `nn.Dropout2d`) after each;
 - `neighbour_correlation`: how alike adjacent pixels of feature maps are;
 - `AttentionBlock`: one pre-norm self-attention block with attention-weight dropout and
   residual dropout as separate, named modules.
@@ -15,6 +16,9 @@ import torch
 from torch import nn
 
 from .functional import validate_p
+from .initialisation import build
+from .layers import Dropout
+from .variants import SpatialDropout
 
 __all__ = ["AttentionBlock", "neighbour_correlation", "tiny_cnn"]
 
@@ -26,12 +30,15 @@ def tiny_cnn(
     n_classes: int = 10,
     dtype: torch.dtype = torch.float64,
     device: torch.device | str | None = None,
+    generator: torch.Generator | None = None,
 ) -> nn.Sequential:
     """A small CNN for flat 64-pixel digits: it reshapes its input to (batch, 1, 8, 8) itself.
 
     Layout: `[conv 3x3 -> ReLU -> dropout] x 2 -> 2x2 max-pool -> Linear`. With `spatial=True`
-    the dropout layers are `nn.Dropout2d`, which drops whole channels (Tompson et al., 2015);
-    otherwise `nn.Dropout`, which drops single pixels. `p = 0` adds no dropout layer.
+    the dropout layers are `SpatialDropout`, which drops whole channels (Tompson et al., 2015)
+    as `nn.Dropout2d` does; otherwise `Dropout`, which drops single pixels as `nn.Dropout`
+    does. From the same generator state they draw the same masks as those torch layers.
+    `p = 0` adds no dropout layer.
 
     Args:
         p: drop rate of both dropout layers.
@@ -39,6 +46,8 @@ def tiny_cnn(
         channels: feature maps per convolution.
         n_classes: outputs (logits).
         dtype, device: where the parameters live.
+        generator: draws the initial weights and the masks (as in `models.mlp`); the global
+            generator when None.
 
     Returns:
         An `nn.Sequential` mapping (batch, 64) to (batch, n_classes).
@@ -46,12 +55,14 @@ def tiny_cnn(
     p = validate_p(p)
     if channels < 1:
         raise ValueError(f"channels must be positive, got {channels}")
-    factory = {"dtype": dtype, "device": device}
+    factory = {"dtype": dtype, "device": device, "generator": generator}
 
     def conv_stage(n_in: int) -> list[nn.Module]:
-        stage: list[nn.Module] = [nn.Conv2d(n_in, channels, 3, padding=1, **factory), nn.ReLU()]
+        stage: list[nn.Module] = [build(nn.Conv2d, n_in, channels, 3, padding=1, **factory),
+                                  nn.ReLU()]
         if p > 0:
-            stage.append(nn.Dropout2d(p) if spatial else nn.Dropout(p))
+            kind = SpatialDropout if spatial else Dropout
+            stage.append(kind(p, generator=generator))
         return stage
 
     return nn.Sequential(
@@ -60,7 +71,7 @@ def tiny_cnn(
         *conv_stage(channels),
         nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(channels * 16, n_classes, **factory),
+        build(nn.Linear, channels * 16, n_classes, **factory),
     )
 
 
@@ -107,6 +118,7 @@ class AttentionBlock(nn.Module):
         n_heads: attention heads.
         attention_p, residual_p: the two drop rates.
         dtype, device: where the parameters live.
+        generator: draws the initial weights and the masks; the global generator when None.
     """
 
     def __init__(
@@ -117,18 +129,19 @@ class AttentionBlock(nn.Module):
         residual_p: float = 0.1,
         dtype: torch.dtype = torch.float64,
         device: torch.device | str | None = None,
+        generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
         if d_model < 1 or n_heads < 1 or d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be a positive multiple of n_heads "
                              f"({n_heads})")
-        factory = {"dtype": dtype, "device": device}
+        factory = {"dtype": dtype, "device": device, "generator": generator}
         self.n_heads = n_heads
-        self.norm = nn.LayerNorm(d_model, **factory)
-        self.qkv = nn.Linear(d_model, 3 * d_model, **factory)
-        self.attention_dropout = nn.Dropout(validate_p(attention_p, "attention_p"))
-        self.out = nn.Linear(d_model, d_model, **factory)
-        self.residual_dropout = nn.Dropout(validate_p(residual_p, "residual_p"))
+        self.norm = nn.LayerNorm(d_model, dtype=dtype, device=device)
+        self.qkv = build(nn.Linear, d_model, 3 * d_model, **factory)
+        self.attention_dropout = Dropout(validate_p(attention_p, "attention_p"), generator)
+        self.out = build(nn.Linear, d_model, d_model, **factory)
+        self.residual_dropout = Dropout(validate_p(residual_p, "residual_p"), generator)
         self.last_attention: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

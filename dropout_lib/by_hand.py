@@ -33,7 +33,8 @@ def bernoulli_mask(shape: int | tuple[int, ...], p: float, rng: np.random.Genera
     p = validate_p(p)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    # One uniform number per entry; it falls below 1 - p with probability 1 - p.
+    # One uniform number per entry; it falls below 1 - p with probability 1 - p. (Written out in
+    # NumPy for the chapter; the library's layers draw with `functional.keep_mask`.)
     return (rng.random(shape) < 1.0 - p).astype(np.float64)
 
 

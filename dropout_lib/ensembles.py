@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .functional import validate_p
-from .layers import Dropout
+from .functional import apply_mask, inverted_scale, validate_p
+from .layers import Dropout, is_dropout
 
 __all__ = [
     "ExactEnsemble", "arithmetic_mean", "count_subnetworks", "dropout_sites",
@@ -132,18 +132,23 @@ def geometric_mean(probs: torch.Tensor, weights: torch.Tensor | None = None) -> 
 def dropout_sites(model: nn.Sequential) -> list[tuple[int, float, int]]:
     """Where a sequential model drops units: `(index in the model, p, number of units)`.
 
-    The number of units is read from the `nn.Linear` that follows each dropout layer.
-    Both this library's `Dropout` and `torch.nn.Dropout` count.
+    The dropout layers are found with `layers.is_dropout`; the number of units is read from
+    the `nn.Linear` that follows each. Only inverted element-wise dropout (`layers.Dropout`,
+    `torch.nn.Dropout`) can be enumerated here; any other dropout layer raises a `TypeError`.
     """
     if not isinstance(model, nn.Sequential):
         raise TypeError(f"model must be an nn.Sequential, got {type(model).__name__}")
     sites = []
     for index, layer in enumerate(model):
-        if isinstance(layer, Dropout | nn.Dropout):
-            after = [m for m in list(model)[index + 1:] if isinstance(m, nn.Linear)]
-            if not after:
-                raise ValueError(f"dropout layer {index} is not followed by an nn.Linear")
-            sites.append((index, float(layer.p), after[0].in_features))
+        if not is_dropout(layer):
+            continue
+        if type(layer) not in (Dropout, nn.Dropout):
+            raise TypeError(f"dropout layer {index} is a {type(layer).__name__}; exact "
+                            "enumeration handles layers.Dropout and torch.nn.Dropout only")
+        after = [m for m in list(model)[index + 1:] if isinstance(m, nn.Linear)]
+        if not after:
+            raise ValueError(f"dropout layer {index} is not followed by an nn.Linear")
+        sites.append((index, float(layer.p), after[0].in_features))
     return sites
 
 
@@ -171,7 +176,7 @@ def masked_forward(model: nn.Sequential, x: torch.Tensor,
     for index, layer in enumerate(model):
         if index in by_index:
             p, mask = by_index[index]
-            out = out * mask * (1.0 / (1.0 - p)) if p < 1.0 else out * 0.0
+            out = apply_mask(out, mask != 0, inverted_scale(p))
         else:
             out = layer(out)
     return out
@@ -195,14 +200,8 @@ class ExactEnsemble:
     n_subnetworks: int
 
     def report(self, labels: torch.Tensor) -> str:
-        """A short table: how far the three predictions are apart, and their holdout errors.
-
-        Args:
-            labels: the true classes, shape `(batch,)`.
-
-        Returns:
-            Printable text with robust numbers (booleans, two or three decimals, percentages).
-        """
+        """A short printable table: how far the three predictions are apart, and their holdout
+        errors on `labels` (shape `(batch,)`), in robust numbers (booleans, few decimals)."""
         gap = (self.geometric - self.weight_scaled).abs()
         spread = (self.arithmetic - self.geometric).abs().max().item()
         lines = [

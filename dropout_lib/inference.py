@@ -1,5 +1,5 @@
-"""Dropout at test time: the two scaling conventions, Monte-Carlo averaging, the variance shift
-under batch normalisation, and the closed form of dropout in linear regression (chapter 5).
+"""Dropout at test time: the two scaling conventions, a model left in training mode and
+Monte-Carlo averaging against weight scaling (chapter 5).
 
 `p` is always the *drop* probability, as in PyTorch; the keep probability is $1-p$.
 
@@ -7,6 +7,10 @@ under batch normalisation, and the closed form of dropout in linear regression (
   test time the outgoing weights are multiplied by $1-p$.
 - **Inverted dropout** (PyTorch, `layers.Dropout`): training multiplies by $m/(1-p)$; at test
   time nothing changes. Both match the expectation $E[m x / (1-p)] = x$ at the right end.
+
+The chapter's other two topics have modules of their own: the variance shift under batch
+normalisation is in `batchnorm` (with `bn_mlp` here), dropout in linear regression in
+`regression`, and the MC sampler in `mc`.
 """
 
 from __future__ import annotations
@@ -18,25 +22,24 @@ import numpy as np
 import torch
 from torch import nn
 
-from .functional import validate_p
-from .layers import Dropout
+from . import mc
+from .functional import apply_mask, check_input, keep_mask, validate_p
+from .initialisation import build
+from .layers import Dropout, DropoutLayer, is_dropout
 
 __all__ = [
-    "StandardDropout", "bn_mlp", "bn_variance_ratio", "dropout_expected_loss",
-    "dropout_regression_weights", "dropout_sampled_loss", "dropout_variance",
-    "fit_linear_with_dropout", "looks_like_training_mode", "mc_average", "mc_error_curve",
+    "StandardDropout", "bn_mlp", "looks_like_training_mode", "mc_error_curve",
     "replace_dropout", "scale_weights_for_inference", "standard_to_inverted",
 ]
 
-_DROPOUT_TYPES = (Dropout, nn.Dropout)
 
-
-class StandardDropout(nn.Module):
+class StandardDropout(DropoutLayer):
     """Dropout as in the original papers: no scaling in training, scaling by $1-p$ at test time.
 
-    In training mode the output is $m \\odot x$ with $m_i \\sim \\text{Bernoulli}(1-p)$. In
-    evaluation mode it is $(1-p)\\,x$, which is the same as multiplying the next layer's
-    weights by the keep probability.
+    In training mode the output is $m \\odot x$ with $m_i \\sim \\text{Bernoulli}(1-p)$ (the
+    kernel of `functional` with scale 1). In evaluation mode it is $(1-p)\\,x$, which is the
+    same as multiplying the next layer's weights by the keep probability. At p = 0, or for an
+    empty input, `x` itself is returned.
 
     Args:
         p: the drop probability, in [0, 1].
@@ -44,36 +47,39 @@ class StandardDropout(nn.Module):
     """
 
     def __init__(self, p: float = 0.5, generator: torch.Generator | None = None) -> None:
-        super().__init__()
-        self.p = validate_p(p)
-        self.generator = generator
+        super().__init__(p, generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        keep_prob = 1.0 - self.p
+        check_input(x)
+        if self.p == 0.0 or x.numel() == 0:
+            return x
         if not self.training:
-            return x * keep_prob
-        keep = torch.empty(x.shape, dtype=torch.bool, device=x.device)
-        keep.bernoulli_(keep_prob, generator=self.generator)
-        return torch.where(keep, x, 0.0)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
+            return x * (1.0 - self.p)
+        return apply_mask(x, keep_mask(x, 1.0 - self.p, generator=self.generator))
 
 
-def _is_dropout(layer: nn.Module) -> bool:
-    return isinstance(layer, _DROPOUT_TYPES + (StandardDropout,))
+# The dropout layers whose conversion is defined here: element-wise Bernoulli dropout.
+_ELEMENT_WISE = (Dropout, nn.Dropout, StandardDropout)
 
 
 def replace_dropout(model: nn.Sequential, make_layer: Callable[[float], nn.Module]
                     ) -> nn.Sequential:
     """A deep copy of `model` with every dropout layer replaced by `make_layer(p)`.
 
-    Both conventions count as dropout layers (`layers.Dropout`, `torch.nn.Dropout`,
-    `StandardDropout`); the original model is not changed.
+    Both conventions count (`layers.Dropout`, `torch.nn.Dropout`, `StandardDropout`); the
+    original model is not changed.
+
+    Raises:
+        TypeError: `model` is not an `nn.Sequential`, or holds another kind of dropout layer
+            (a variant of chapter 8), whose replacement would not compute the same function.
     """
     if not isinstance(model, nn.Sequential):
         raise TypeError(f"model must be an nn.Sequential, got {type(model).__name__}")
-    layers = [make_layer(float(layer.p)) if _is_dropout(layer) else copy.deepcopy(layer)
+    for layer in model:
+        if is_dropout(layer) and not isinstance(layer, _ELEMENT_WISE):
+            raise TypeError(f"replace_dropout converts element-wise dropout only, got "
+                            f"{type(layer).__name__}")
+    layers = [make_layer(float(layer.p)) if is_dropout(layer) else copy.deepcopy(layer)
               for layer in model]
     new = nn.Sequential(*layers)
     new.train(model.training)
@@ -121,61 +127,30 @@ def standard_to_inverted(model: nn.Sequential) -> nn.Sequential:
             raise ValueError(f"StandardDropout at index {index} is not followed by an nn.Linear")
         with torch.no_grad():
             following[0].weight.mul_(1.0 - layer.p)
-        layers[index] = Dropout(layer.p)
+        layers[index] = Dropout(layer.p, generator=layer.generator)
     new = nn.Sequential(*layers)
     new.train(model.training)
     return new
 
 
 @torch.no_grad()
-def mc_average(model: nn.Module, x: torch.Tensor, n_samples: int, average: str = "probs"
-               ) -> torch.Tensor:
-    """Monte-Carlo averaging: keep dropout on and average over `n_samples` passes (Exercise 5.3).
-
-    Args:
-        model: a classifier whose outputs are logits. It is switched to training mode for the
-            passes and put back in the mode it was in.
-        x: inputs, shape `(batch, n_features)`.
-        n_samples: number of forward passes, at least 1.
-        average: "probs" averages the softmax probabilities of the passes (the ensemble's
-            arithmetic mean); "logits" averages the logits and applies one softmax at the end.
-
-    Returns:
-        Class probabilities, shape `(batch, n_classes)`.
-    """
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
-    if average not in ("probs", "logits"):
-        raise ValueError(f"average must be 'probs' or 'logits', got {average!r}")
-    was_training = model.training
-    model.train()
-    try:
-        total = 0.0
-        for _ in range(n_samples):
-            logits = model(x)
-            total = total + (torch.softmax(logits, -1) if average == "probs" else logits)
-    finally:
-        model.train(was_training)
-    mean = total / n_samples
-    return mean if average == "probs" else torch.softmax(mean, -1)
-
-
-@torch.no_grad()
 def mc_error_curve(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                   sample_counts: Sequence[int], n_repeats: int = 1, average: str = "probs"
-                   ) -> np.ndarray:
+                   sample_counts: Sequence[int], n_repeats: int = 1, average: str = "probs",
+                   *, generator: torch.Generator | None = None) -> np.ndarray:
     """Holdout error of Monte-Carlo averaging for several numbers of samples.
 
-    One run draws `max(sample_counts)` passes and reads the error of the running average at
-    each count; the errors are averaged over `n_repeats` independent runs. Masks come from the
-    model's own generators (the global one for `layers.Dropout` by default).
+    One run draws `max(sample_counts)` samples with `mc.sample` and reads the error of the
+    running average at each count; the errors are averaged over `n_repeats` independent runs.
+    The samples are drawn one pass at a time (`batched=False`), so memory stays that of one
+    pass however many samples are asked for.
 
     Args:
-        model: a classifier with dropout layers; its mode is restored afterwards.
+        model: a classifier with dropout layers; every module's mode is restored afterwards.
         x, y: inputs `(batch, n_features)` and class labels `(batch,)`.
         sample_counts: increasing positive ints, for example `[1, 2, 5, 10]`.
         n_repeats: independent runs to average over.
-        average: "probs" or "logits", as in `mc_average`.
+        average: "probs" or "logits", as in `mc.mc_average`.
+        generator: where the masks come from (see `mc`); the layers' own when None.
 
     Returns:
         Errors in [0, 1], shape `(len(sample_counts),)`.
@@ -187,21 +162,14 @@ def mc_error_curve(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
         raise ValueError(f"n_repeats must be at least 1, got {n_repeats}")
     if average not in ("probs", "logits"):
         raise ValueError(f"average must be 'probs' or 'logits', got {average!r}")
-    wanted = set(counts)
-    errors = {k: 0.0 for k in counts}
-    was_training = model.training
-    model.train()
-    try:
-        for _ in range(n_repeats):
-            total = 0.0
-            for k in range(1, max(counts) + 1):
-                logits = model(x)
-                total = total + (torch.softmax(logits, -1) if average == "probs" else logits)
-                if k in wanted:
-                    errors[k] += (total.argmax(1) != y).double().mean().item() / n_repeats
-    finally:
-        model.train(was_training)
-    return np.array([errors[k] for k in counts])
+    errors = np.zeros(len(counts))
+    for _ in range(n_repeats):
+        logits = mc.sample(model, x, max(counts), generator=generator, batched=False)
+        outputs = torch.softmax(logits, -1) if average == "probs" else logits
+        running = outputs.cumsum(dim=0)  # running[k - 1]: the sum of the first k samples
+        for index, k in enumerate(counts):
+            errors[index] += (running[k - 1].argmax(1) != y).double().mean().item() / n_repeats
+    return errors
 
 
 @torch.no_grad()
@@ -222,26 +190,11 @@ def looks_like_training_mode(predict: Callable[[torch.Tensor], torch.Tensor],
     return not torch.equal(predict(x), predict(x))
 
 
-# --- the variance shift -----------------------------------------------------------------------
-
-def dropout_variance(mean: float, variance: float, p: float) -> float:
-    """Variance of inverted dropout's output for an input of the given mean and variance.
-
-    $\\operatorname{Var}[m x/(1-p)] = (c^2 + v)/(1-p) - c^2$ for $x$ with mean $c$ and
-    variance $v$, independent of the mask; at test time the variance is just $v$
-    (Li et al., 2019).
-    """
-    p = validate_p(p)
-    if p == 1.0:
-        raise ValueError("p = 1 drops everything; the scaled output is undefined")
-    if variance < 0:
-        raise ValueError(f"variance must be non-negative, got {variance}")
-    return (mean**2 + variance) / (1.0 - p) - mean**2
-
+# --- a network with batch normalisation (the variance shift of `batchnorm`) ---------------
 
 def bn_mlp(sizes: Sequence[int], p: float, dropout_before_bn: bool,
-           dtype: torch.dtype = torch.float64, device: torch.device | str | None = None
-           ) -> nn.Sequential:
+           dtype: torch.dtype = torch.float64, device: torch.device | str | None = None,
+           generator: torch.Generator | None = None) -> nn.Sequential:
     """An MLP with batch normalisation after every hidden `Linear`, and dropout placed so that
     it does (or does not) feed a `BatchNorm1d`.
 
@@ -255,6 +208,8 @@ def bn_mlp(sizes: Sequence[int], p: float, dropout_before_bn: bool,
         p: the drop probability.
         dropout_before_bn: where to put dropout, as above.
         dtype, device: of the parameters.
+        generator: draws the initial weights and, kept by the dropout layers, the masks (as in
+            `models.mlp`); the global generator when None.
     """
     sizes = list(sizes)
     if len(sizes) < 3:
@@ -263,138 +218,10 @@ def bn_mlp(sizes: Sequence[int], p: float, dropout_before_bn: bool,
     layers: list[nn.Module] = []
     hidden = list(zip(sizes[:-2], sizes[1:-1], strict=True))
     for i, (n_in, n_out) in enumerate(hidden):
-        layers += [nn.Linear(n_in, n_out, dtype=dtype, device=device),
+        layers += [build(nn.Linear, n_in, n_out, dtype=dtype, device=device, generator=generator),
                    nn.BatchNorm1d(n_out, dtype=dtype, device=device), nn.ReLU()]
         if dropout_before_bn or i == len(hidden) - 1:
-            layers.append(Dropout(p))
-    layers.append(nn.Linear(sizes[-2], sizes[-1], dtype=dtype, device=device))
+            layers.append(Dropout(p, generator=generator))
+    layers.append(build(nn.Linear, sizes[-2], sizes[-1], dtype=dtype, device=device,
+                        generator=generator))
     return nn.Sequential(*layers)
-
-
-@torch.no_grad()
-def bn_variance_ratio(model: nn.Module, x: torch.Tensor) -> list[float]:
-    """For each `BatchNorm1d`: the variance of its input at test time over its running variance.
-
-    The model runs in evaluation mode on `x` (its mode is restored). A ratio of 1 means the
-    statistics learned in training fit the test-time inputs; below 1, BN divides test inputs
-    by a variance that is too large.
-
-    Returns:
-        One ratio per BatchNorm layer, the mean over its features.
-    """
-    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm1d)]
-    if not norms:
-        raise ValueError("the model has no BatchNorm1d layer")
-    seen: dict[int, torch.Tensor] = {}
-    hooks = [norm.register_forward_hook(
-        lambda module, inputs, output, i=i: seen.__setitem__(i, inputs[0]))
-        for i, norm in enumerate(norms)]
-    was_training = model.training
-    model.eval()
-    try:
-        model(x)
-    finally:
-        model.train(was_training)
-        for hook in hooks:
-            hook.remove()
-    return [(seen[i].var(0, unbiased=False) / norm.running_var).mean().item()
-            for i, norm in enumerate(norms)]
-
-
-# --- linear regression: dropout as a data-dependent L2 penalty --------------------------------
-
-def _regression_inputs(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    if x.dim() != 2:
-        raise ValueError(f"x must have shape (n, n_features), got {tuple(x.shape)}")
-    y = y.reshape(-1)
-    if len(y) != len(x):
-        raise ValueError(f"x has {len(x)} rows but y has {len(y)} entries")
-    return x, y.to(x.dtype)
-
-
-def dropout_expected_loss(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, p: float) -> float:
-    """$E\\|y - (M \\odot X / (1-p))\\,w\\|^2$ in closed form, inverted dropout on the inputs.
-
-    Each input $x_{ij}$ becomes $m_{ij} x_{ij}/(1-p)$, with mean $x_{ij}$ and variance
-    $x_{ij}^2\\,p/(1-p)$, so the expected squared error is
-    $\\|y - Xw\\|^2 + \\frac{p}{1-p}\\sum_j w_j^2 \\|X_{:,j}\\|^2$: least squares plus an L2
-    penalty whose weight for each feature is that feature's squared norm
-    (Srivastava et al., 2014, section 9.1).
-
-    Args:
-        x: inputs, shape `(n, n_features)`; y: targets, `(n,)` or `(n, 1)`;
-        w: weights, `(n_features,)`; p: drop probability in [0, 1).
-
-    Returns:
-        The expected sum of squared errors.
-    """
-    p = validate_p(p)
-    if p == 1.0:
-        raise ValueError("p must be below 1")
-    x, y = _regression_inputs(x, y)
-    w = w.reshape(-1).to(x.dtype)
-    fit = ((y - x @ w) ** 2).sum()
-    penalty = (w**2 * (x**2).sum(0)).sum()
-    return (fit + p / (1.0 - p) * penalty).item()
-
-
-@torch.no_grad()
-def dropout_sampled_loss(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, p: float,
-                         n_samples: int, generator: torch.Generator | None = None) -> float:
-    """The same expectation as `dropout_expected_loss`, estimated from `n_samples` masks."""
-    p = validate_p(p)
-    x, y = _regression_inputs(x, y)
-    w = w.reshape(-1).to(x.dtype)
-    keep = torch.empty((n_samples, *x.shape), dtype=torch.bool, device=x.device)
-    keep.bernoulli_(1.0 - p, generator=generator)
-    predictions = (torch.where(keep, x, 0.0) / (1.0 - p)) @ w   # (n_samples, n)
-    return ((y - predictions) ** 2).sum(1).mean().item()
-
-
-def dropout_regression_weights(x: torch.Tensor, y: torch.Tensor, p: float) -> torch.Tensor:
-    """The minimiser of the expected dropout loss (reference for Exercise 5.5).
-
-    $w = \\big(X^\\top X + \\tfrac{p}{1-p}\\,\\operatorname{diag}(X^\\top X)\\big)^{-1} X^\\top y$:
-    ridge regression whose penalty on each weight is scaled by its feature's squared norm.
-
-    Returns:
-        Shape `(n_features,)`.
-    """
-    p = validate_p(p)
-    if p == 1.0:
-        raise ValueError("p must be below 1")
-    x, y = _regression_inputs(x, y)
-    gram = x.T @ x
-    penalised = gram + p / (1.0 - p) * torch.diag(torch.diagonal(gram))
-    return torch.linalg.solve(penalised, x.T @ y)
-
-
-def fit_linear_with_dropout(x: torch.Tensor, y: torch.Tensor, p: float, steps: int = 4000,
-                            lr: float = 0.1, generator: torch.Generator | None = None
-                            ) -> torch.Tensor:
-    """Fit $y \\approx Xw$ by gradient descent with fresh inverted-dropout masks on the inputs at
-    every step; return the average of the iterates over the second half of training.
-
-    Args:
-        x, y: as in `dropout_expected_loss`; the mean squared error is minimised.
-        p: the drop probability; steps, lr: plain gradient descent on the full batch.
-        generator: where the masks come from.
-
-    Returns:
-        Shape `(n_features,)`.
-    """
-    p = validate_p(p)
-    x, y = _regression_inputs(x, y)
-    w = torch.zeros(x.shape[1], dtype=x.dtype, device=x.device)
-    average = torch.zeros_like(w)
-    n_averaged = 0
-    for step in range(steps):
-        keep = torch.empty(x.shape, dtype=torch.bool, device=x.device)
-        keep.bernoulli_(1.0 - p, generator=generator)
-        dropped = torch.where(keep, x, 0.0) / (1.0 - p)
-        gradient = 2.0 / len(x) * dropped.T @ (dropped @ w - y)
-        w = w - lr * gradient
-        if step >= steps // 2:
-            average += w
-            n_averaged += 1
-    return average / n_averaged

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .functional import validate_p
+from .initialisation import build
 from .layers import Dropout
 
 __all__ = ["mlp", "ACTIVATIONS"]
@@ -22,6 +23,7 @@ def mlp(
     activation: str = "relu",
     dtype: torch.dtype = torch.float64,
     device: torch.device | str | None = None,
+    generator: torch.Generator | None = None,
 ) -> nn.Sequential:
     """Build `Linear -> activation -> ... -> Linear` with dropout in front of chosen layers.
 
@@ -33,10 +35,14 @@ def mlp(
             layer with no input dropout. A rate of 0 adds no layer at all.
         activation: one of `ACTIVATIONS` ("relu", "tanh", "sigmoid", "selu", "gelu").
         dtype, device: where the parameters live; float64 by default, like `dropout_lib.data`.
+        generator: a `torch.Generator` on `device`. The initial weights are drawn from it, layer
+            by layer, as `nn.Linear` draws them, and every dropout layer keeps it for its masks.
+            With None the weights come from the global PyTorch generator (call `set_seed`
+            first) and so do the masks; a fresh generator seeded s gives the weights that
+            `torch.manual_seed(s)` does.
 
     Returns:
-        An `nn.Sequential`; its initial weights come from the global PyTorch generator (call
-        `set_seed` first). The output layer is raw: logits for classification.
+        An `nn.Sequential`. The output layer is raw: logits for classification.
     """
     sizes = list(sizes)
     if len(sizes) < 2 or any(not isinstance(s, int) or s < 1 for s in sizes):
@@ -56,8 +62,9 @@ def mlp(
     layers: list[nn.Module] = []
     for i, (rate, n_in, n_out) in enumerate(zip(rates, sizes[:-1], sizes[1:], strict=True)):
         if rate > 0:
-            layers.append(Dropout(rate))
-        layers.append(nn.Linear(n_in, n_out, dtype=dtype, device=device))
+            layers.append(Dropout(rate, generator=generator))
+        layers.append(build(nn.Linear, n_in, n_out, dtype=dtype, device=device,
+                            generator=generator))
         if i < n_layers - 1:
             layers.append(ACTIVATIONS[activation]())
     return nn.Sequential(*layers)

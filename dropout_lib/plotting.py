@@ -1,4 +1,8 @@
-"""Plots for the chapters. Each `plot_*` function takes an optional `Axes` and returns it."""
+"""Plots for the chapters. Each `plot_*` function takes an optional `Axes` and returns it.
+
+The only module of the library that imports matplotlib; the measurements come from the
+chapter modules as numbers and tensors.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,15 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from matplotlib.axes import Axes
 
 from .training import History
 
-__all__ = ["new_axes", "plot_history", "plot_gap", "plot_regression_fit"]
+__all__ = [
+    "new_axes", "plot_activation_histogram", "plot_deletion_curve", "plot_gap", "plot_history",
+    "plot_mask", "plot_predictive_band", "plot_regression_fit", "plot_weight_images",
+]
 
 # Colours that stay distinct on the website's light theme and for common colour blindness.
 TRAIN_COLOUR, HOLDOUT_COLOUR = "#1f77b4", "#d62728"
@@ -116,7 +124,6 @@ def plot_regression_fit(
 
 
 # --- chapter 2 ---
-__all__ += ["plot_mask"]
 
 def plot_mask(mask, ax: Axes | None = None, title: str = "") -> Axes:
     """A 2-D dropout mask as a grid of squares: dark for a kept unit, light for a dropped one.
@@ -140,9 +147,77 @@ def plot_mask(mask, ax: Axes | None = None, title: str = "") -> Axes:
     return ax
 
 
-# --- chapter 6 ---
-__all__ += ["plot_predictive_band"]
+# --- chapter 3 ---
 
+def plot_deletion_curve(
+    fractions: Sequence[float],
+    mean: Sequence[float],
+    std: Sequence[float] | None = None,
+    label: str = "",
+    ax: Axes | None = None,
+) -> Axes:
+    """Accuracy against the fraction of hidden units deleted, with a band of one std."""
+    if ax is None:
+        _, ax = new_axes(width=6.0, height=3.5)
+    line, = ax.plot(fractions, mean, "o-", label=label or None)
+    if std is not None:
+        mean, std = np.asarray(mean), np.asarray(std)
+        ax.fill_between(fractions, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("fraction of hidden units deleted")
+    ax.set_ylabel("holdout accuracy")
+    ax.grid(alpha=0.3)
+    if label:
+        ax.legend(frameon=False)
+    return ax
+
+
+def plot_activation_histogram(
+    activations: torch.Tensor, label: str = "", bins: int = 40, max_value: float | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Histogram of all activation values (log scale on the count, so the zeros fit)."""
+    if ax is None:
+        _, ax = new_axes(width=6.0, height=3.5)
+    values = activations.detach().flatten().cpu().to(torch.float64).numpy()
+    top = float(values.max()) if max_value is None else max_value
+    ax.hist(values, bins=np.linspace(min(0.0, float(values.min())), top, bins + 1),
+            histtype="step", linewidth=1.5, label=label or None)
+    ax.set_yscale("log")
+    ax.set_xlabel("activation")
+    ax.set_ylabel("count (log scale)")
+    if label:
+        ax.legend(frameon=False)
+    return ax
+
+
+def plot_weight_images(
+    weight: torch.Tensor, n_images: int = 32, n_columns: int = 8, image_shape=(8, 8),
+    ax: Axes | None = None,
+) -> Axes:
+    """The incoming weights of the first `n_images` units, each drawn as an image.
+
+    Each row of `weight` (shape (n_units, n_pixels)) becomes a tile of `image_shape`, scaled
+    to its own largest absolute value: red is positive, blue negative, white zero.
+    """
+    if ax is None:
+        _, ax = new_axes(width=6.0, height=3.5)
+    rows = weight.detach().cpu().to(torch.float64).numpy()[:n_images]
+    height, width = image_shape
+    if rows.shape[1] != height * width:
+        raise ValueError(f"each row must hold {height * width} weights, got {rows.shape[1]}")
+    n_rows = -(-len(rows) // n_columns)
+    canvas = np.full((n_rows * (height + 1) - 1, n_columns * (width + 1) - 1), np.nan)
+    for i, row in enumerate(rows):
+        top, left = (i // n_columns) * (height + 1), (i % n_columns) * (width + 1)
+        scale = np.abs(row).max() or 1.0
+        canvas[top:top + height, left:left + width] = row.reshape(height, width) / scale
+    ax.imshow(canvas, cmap="RdBu_r", vmin=-1, vmax=1)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
+# --- chapter 6 ---
 
 def plot_predictive_band(
     x, mean, std, split=None, target=None, ax: Axes | None = None, title: str = "",

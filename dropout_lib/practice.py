@@ -1,29 +1,33 @@
 """Choosing the dropout rate and pairing it with other regularisers (chapter 7).
 
-- `project_max_norm` / `apply_max_norm`: the max-norm constraint of Srivastava et al. (2014);
-- `train`: a lean training loop (final errors only) with optional max-norm;
+- `project_max_norm` / `apply_max_norm`: the max-norm constraint of Srivastava et al. (2014),
+  applied after every step of `training.fit` through its `after_step` argument;
 - `rate_sweep` and `best_rate`: holdout error against the drop rate, and the rate to pick;
-- `variance_shift_ratio`: what dropout placed before batch normalisation does at test time.
+- `block_with_dropout`: dropout placed after batch normalisation;
+- `variance_shift_ratio`: what dropout placed before batch normalisation does at test time,
+  measured with `batchnorm.variance_ratio`.
 """
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from .batchnorm import variance_ratio
 from .data import Split
 from .functional import validate_p
+from .initialisation import build
+from .layers import Dropout
 from .models import mlp
-from .training import evaluate, make_optimizer, train_epoch
+from .training import fit
 
 __all__ = [
-    "Result", "apply_max_norm", "best_rate", "block_with_dropout", "max_row_norm",
-    "project_max_norm", "rate_sweep", "train", "variance_shift_ratio",
+    "apply_max_norm", "best_rate", "block_with_dropout", "max_row_norm", "project_max_norm",
+    "rate_sweep", "variance_shift_ratio",
 ]
 
 
@@ -59,7 +63,8 @@ def project_max_norm(weight: torch.Tensor, c: float) -> torch.Tensor:
 @torch.no_grad()
 def apply_max_norm(model: nn.Module, c: float) -> None:
     """Project, in place, the weight of every `nn.Linear` and `nn.Conv2d` in `model` (not
-    biases) onto rows of norm at most `c`. Call it after each optimiser step."""
+    biases) onto rows of norm at most `c`. Call it after each optimiser step, for example with
+    `training.fit(..., after_step=lambda step: apply_max_norm(model, c))`."""
     c = _check_bound(c)
     for module in model.modules():
         if isinstance(module, nn.Linear | nn.Conv2d):
@@ -76,57 +81,6 @@ def max_row_norm(model: nn.Module) -> float:
     return max(norms)
 
 
-@dataclass
-class Result:
-    """Errors (1 - accuracy, in [0, 1]) after the last epoch, measured with dropout off."""
-
-    train_error: float
-    holdout_error: float
-    max_row_norm: float
-
-
-def train(
-    model: nn.Module,
-    split: Split,
-    epochs: int = 30,
-    lr: float = 1e-3,
-    batch_size: int = 50,
-    optimizer: str = "adam",
-    weight_decay: float = 0.0,
-    max_norm: float | None = None,
-    generator: torch.Generator | None = None,
-) -> Result:
-    """Train a classifier with mini-batches; measure only at the end (cheaper than `fit`).
-
-    Args:
-        model: maps `split.x_train` to logits.
-        split: a classification `Split` (integer labels).
-        epochs, lr, batch_size: as in `training.fit`.
-        optimizer: "adam", or "sgd" (momentum 0.9, as in `training.fit`).
-        weight_decay: L2 penalty passed to the optimiser.
-        max_norm: when given, `apply_max_norm(model, max_norm)` after every step.
-        generator: shuffles the batches; the global PyTorch generator when None.
-
-    Returns:
-        A `Result` with the final training and holdout errors and the largest row norm.
-    """
-    if split.n_classes is None:
-        raise ValueError("train needs a classification split (integer labels)")
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be positive, got {epochs}, {batch_size}")
-    if max_norm is not None:
-        _check_bound(max_norm)
-    opt = make_optimizer(model, optimizer, lr, weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
-    after_step = None if max_norm is None else (lambda: apply_max_norm(model, max_norm))
-    for _ in range(epochs):
-        train_epoch(model, split, opt, loss_fn, batch_size, generator, after_step)
-    model.eval()
-    train_acc = evaluate(model, split.x_train, split.y_train)[1]
-    holdout_acc = evaluate(model, split.x_holdout, split.y_holdout)[1]
-    return Result(1 - train_acc, 1 - holdout_acc, max_row_norm(model))
-
-
 def rate_sweep(
     split: Split,
     rates: Sequence[float],
@@ -134,7 +88,7 @@ def rate_sweep(
     scale_width: bool = False,
     seeds: Sequence[int] = (0,),
     n_layers: int = 2,
-    **train_kwargs,
+    **fit_kwargs,
 ) -> np.ndarray:
     """Holdout error of an MLP for each drop rate and seed (Srivastava et al., 2014, fig. 9).
 
@@ -147,25 +101,30 @@ def rate_sweep(
         rates: drop rates in [0, 1).
         n_hidden: width of each hidden layer (at rate 0 when `scale_width`).
         scale_width: keep (1 - rate) * width fixed instead of the width.
-        seeds: one run per seed; the seed fixes the initial weights, masks and batches.
+        seeds: one run per seed. A generator seeded with it draws the initial weights and then
+            the masks (`models.mlp`), another one seeded with it shuffles the batches; the
+            global random state is not touched.
         n_layers: number of hidden layers.
-        **train_kwargs: passed to `train` (epochs, lr, ...).
+        **fit_kwargs: passed to `training.fit` (epochs, lr, ...); only the final errors are
+            measured.
 
     Returns:
         Holdout errors, shape (len(seeds), len(rates)).
     """
-    rates = [validate_p(r, "rate") for r in rates]
-    if any(r >= 1 for r in rates):
-        raise ValueError("rates must be below 1: a layer that drops everything cannot learn")
+    rates = [validate_p(r, "rate", allow_one=False) for r in rates]
+    if split.n_classes is None:
+        raise ValueError("rate_sweep needs a classification split (integer labels)")
+    device = split.x_train.device
     errors = np.zeros((len(seeds), len(rates)))
     for i, seed in enumerate(seeds):
         for j, rate in enumerate(rates):
             width = round(n_hidden / (1 - rate)) if scale_width else n_hidden
-            torch.manual_seed(seed)
             model = mlp([split.n_features] + [width] * n_layers + [split.n_classes],
-                        dropout=rate, dtype=split.x_train.dtype, device=split.x_train.device)
-            generator = torch.Generator(device=split.x_train.device).manual_seed(seed)
-            errors[i, j] = train(model, split, generator=generator, **train_kwargs).holdout_error
+                        dropout=rate, dtype=split.x_train.dtype, device=device,
+                        generator=torch.Generator(device=device).manual_seed(seed))
+            shuffle = torch.Generator(device=device).manual_seed(seed)
+            history = fit(model, split, generator=shuffle, record="final", **fit_kwargs)
+            errors[i, j] = history.holdout_error
     return errors
 
 
@@ -185,18 +144,21 @@ def best_rate(rates: Sequence[float], errors: np.ndarray) -> float:
     return rates[int(np.argmin(errors.mean(axis=0)))]
 
 
-def block_with_dropout(n_in: int, n_hidden: int, n_out: int, p: float) -> nn.Sequential:
+def block_with_dropout(n_in: int, n_hidden: int, n_out: int, p: float,
+                       generator: torch.Generator | None = None) -> nn.Sequential:
     """Linear -> BatchNorm1d -> ReLU -> Dropout(p) -> Linear, float64 (reference for Ex. 7.3).
 
     The dropout comes after the batch norm, so the statistics the batch norm collects during
-    training are those it sees at test time, and the logits are not dropped.
+    training are those it sees at test time, and the logits are not dropped. `generator`
+    draws the initial weights and the masks, as in `models.mlp`.
     """
+    f64 = torch.float64
     return nn.Sequential(
-        nn.Linear(n_in, n_hidden, dtype=torch.float64),
-        nn.BatchNorm1d(n_hidden, dtype=torch.float64),
+        build(nn.Linear, n_in, n_hidden, dtype=f64, generator=generator),
+        nn.BatchNorm1d(n_hidden, dtype=f64),
         nn.ReLU(),
-        nn.Dropout(validate_p(p)),
-        nn.Linear(n_hidden, n_out, dtype=torch.float64),
+        Dropout(p, generator=generator),
+        build(nn.Linear, n_hidden, n_out, dtype=f64, generator=generator),
     )
 
 
@@ -210,33 +172,28 @@ def variance_shift_ratio(
     Builds `Dropout(p) -> Linear -> BatchNorm1d` (`dropout_first=True`) or
     `Linear -> BatchNorm1d -> Dropout(p)`, runs `n_batches` random training batches of `x`
     through it in training mode (no weight updates: only the batch norm's running statistics
-    move), then returns, averaged over units, the variance of the batch norm's input on all of
-    `x` in evaluation mode divided by its running variance. 1 means no shift (Li et al., 2019).
+    move, as a plain average), then returns `batchnorm.variance_ratio` of the batch norm on all
+    of `x`. 1 means no shift (Li et al., 2019).
 
     Args:
         x: inputs, shape (n, n_features).
         p: drop rate.
         dropout_first: put the dropout before the batch norm (True) or after it (False).
         n_hidden, n_batches, batch_size: size of the layer and of the warm-up.
-        seed: fixes the weights, the batches and the masks.
+        seed: one generator seeded with it draws the weights (normal, variance 1 / n_features),
+            then for each batch its rows and the dropout mask.
     """
-    p = validate_p(p)
+    p = validate_p(p, allow_one=False)
     generator = torch.Generator(device=x.device).manual_seed(seed)
-    linear = nn.Linear(x.shape[1], n_hidden, dtype=x.dtype, device=x.device)
+    linear = nn.utils.skip_init(nn.Linear, x.shape[1], n_hidden, dtype=x.dtype, device=x.device)
     linear.weight.copy_(torch.randn(linear.weight.shape, generator=generator, dtype=x.dtype,
                                     device=x.device) / x.shape[1] ** 0.5)
+    linear.bias.zero_()
     norm = nn.BatchNorm1d(n_hidden, momentum=None, dtype=x.dtype, device=x.device)
-    keep = 1.0 - p
-
-    def drop(values: torch.Tensor) -> torch.Tensor:
-        mask = torch.rand(values.shape, generator=generator, dtype=values.dtype,
-                          device=values.device) < keep
-        return values * mask / keep
-
-    norm.train()
+    drop = Dropout(p, generator=generator)
+    stack = (drop, linear, norm) if dropout_first else (linear, norm, drop)
+    model = nn.Sequential(*stack)
+    model.train()
     for _ in range(n_batches):
-        batch = x[torch.randint(len(x), (batch_size,), generator=generator, device=x.device)]
-        norm(linear(drop(batch)) if dropout_first else linear(batch))
-    test_input = linear(x)  # at test time dropout is the identity, wherever it sits
-    ratio = test_input.var(dim=0, unbiased=False) / norm.running_var
-    return ratio.mean().item()
+        model(x[torch.randint(len(x), (batch_size,), generator=generator, device=x.device)])
+    return variance_ratio(model, x)[0]

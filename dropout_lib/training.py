@@ -1,4 +1,4 @@
-"""Train and evaluate a model, keeping a per-epoch history (chapter 1 onwards)."""
+"""Train and evaluate a model, keeping a history (chapter 1 onwards): the one training loop."""
 
 from __future__ import annotations
 
@@ -10,33 +10,41 @@ from torch import nn
 
 from .data import Split
 
-__all__ = ["History", "best_epoch", "evaluate", "fit", "generalization_gap", "make_optimizer",
-           "train_epoch"]
+__all__ = ["History", "best_epoch", "evaluate", "fit", "generalization_gap"]
 
 
 @dataclass
 class History:
-    """What `fit` measured after each epoch, in evaluation mode (dropout off).
+    """What `fit` measured, in evaluation mode (dropout off).
 
     Attributes:
         train_loss, holdout_loss: mean loss on the whole training / holdout set.
         train_acc, holdout_acc: accuracy in [0, 1]; empty lists for regression.
+        measured_at: the epoch (counted from 1) of each entry; empty means 1, 2, 3, ...
     """
 
     train_loss: list[float] = field(default_factory=list)
     holdout_loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
     holdout_acc: list[float] = field(default_factory=list)
+    measured_at: list[int] = field(default_factory=list)
 
     @property
     def epochs(self) -> list[int]:
-        """Epoch numbers 1, 2, ... matching the entries of the lists."""
-        return list(range(1, len(self.train_loss) + 1))
+        """Epoch numbers (from 1) matching the entries of the lists."""
+        return list(self.measured_at) or list(range(1, len(self.train_loss) + 1))
+
+    @property
+    def holdout_error(self) -> float:
+        """1 - the last holdout accuracy (classification only)."""
+        if not self.holdout_acc:
+            raise ValueError("this history has no accuracy (a regression, or nothing recorded)")
+        return 1.0 - self.holdout_acc[-1]
 
     def __repr__(self) -> str:
         if not self.train_loss:
             return "History(empty)"
-        text = (f"History({len(self.train_loss)} epochs: train loss {self.train_loss[-1]:.3f}, "
+        text = (f"History({self.epochs[-1]} epochs: train loss {self.train_loss[-1]:.3f}, "
                 f"holdout loss {self.holdout_loss[-1]:.3f}")
         if self.train_acc:
             text += f", train acc {self.train_acc[-1]:.3f}, holdout acc {self.holdout_acc[-1]:.3f}"
@@ -69,39 +77,24 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
     return loss, acc
 
 
-def make_optimizer(model: nn.Module, optimizer: str, lr: float,
-                   weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """Adam, or SGD with momentum 0.9, over `model`'s parameters (the choice `fit` offers)."""
+def _optimizer(model: nn.Module, optimizer: str, lr: float, weight_decay: float,
+               momentum: float) -> torch.optim.Optimizer:
     if optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     if optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+        return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
+                               weight_decay=weight_decay)
     raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
 
 
-def train_epoch(
-    model: nn.Module,
-    split: Split,
-    opt: torch.optim.Optimizer,
-    loss_fn: nn.Module,
-    batch_size: int,
-    generator: torch.Generator | None = None,
-    after_step: Callable[[], None] | None = None,
-) -> None:
-    """One pass over `split`'s training set in shuffled mini-batches, in training mode.
-
-    `after_step`, when given, runs after every optimiser step (chapter 7's max-norm uses it).
-    """
-    model.train()
-    n = len(split.x_train)
-    order = torch.randperm(n, generator=generator, device=split.x_train.device)
-    for start in range(0, n, batch_size):
-        batch = order[start:start + batch_size]
-        opt.zero_grad()
-        loss_fn(model(split.x_train[batch]), split.y_train[batch]).backward()
-        opt.step()
-        if after_step is not None:
-            after_step()
+def _measure(history: History, model: nn.Module, split: Split, epoch: int) -> None:
+    for name, x, y in (("train", split.x_train, split.y_train),
+                       ("holdout", split.x_holdout, split.y_holdout)):
+        loss, acc = evaluate(model, x, y)
+        getattr(history, f"{name}_loss").append(loss)
+        if acc is not None:
+            getattr(history, f"{name}_acc").append(acc)
+    history.measured_at.append(epoch)
 
 
 def fit(
@@ -109,39 +102,66 @@ def fit(
     split: Split,
     epochs: int = 100,
     lr: float = 1e-3,
-    batch_size: int = 64,
+    batch_size: int | None = 64,
     optimizer: str = "adam",
     weight_decay: float = 0.0,
     generator: torch.Generator | None = None,
+    *,
+    momentum: float = 0.9,
+    record: str = "epoch",
+    after_step: Callable[[int], None] | None = None,
 ) -> History:
-    """Train `model` on `split.x_train` with mini-batches and record a `History`.
+    """Train `model` on `split.x_train` and record a `History`: the library's training loop.
+
+    Each epoch is one pass over the training set in training mode: shuffled mini-batches, or
+    with `batch_size=None` one full-batch step on the data in their order (no shuffle). The
+    loss follows `split.y_train`'s dtype: cross-entropy for class indices, mean squared error
+    for float targets.
 
     Args:
         model: any module mapping inputs to logits (classification) or targets (regression).
-        split: the data; the loss follows `split.y_train`'s dtype (see `evaluate`).
+        split: the data.
         epochs: passes over the training set.
         lr: learning rate.
-        batch_size: examples per gradient step; the last batch of an epoch may be smaller.
-        optimizer: "adam" or "sgd" (plain SGD with momentum 0.9).
+        batch_size: examples per gradient step (the last batch of an epoch may be smaller), or
+            None for full-batch steps.
+        optimizer: "adam", or "sgd" (with `momentum`).
         weight_decay: L2 penalty passed to the optimizer.
-        generator: shuffles the batches; the global PyTorch generator when None.
+        generator: shuffles the batches; the global PyTorch generator when None. (The model's
+            dropout layers draw their masks from their own generators.)
+        momentum: SGD's momentum (0.9 by default; 0 is plain gradient descent).
+        record: "epoch" measures after every epoch, "final" once after the last, "none" never
+            (an empty history, for runs whose measurements are made elsewhere).
+        after_step: called after every optimiser step with the number of steps taken so far
+            (chapter 7's max-norm projection, chapter 5's iterate averaging).
 
     Returns:
-        The history, one entry per epoch, measured with dropout off.
+        The history, measured with dropout off; the model is left in evaluation mode.
     """
-    if epochs < 1 or batch_size < 1:
+    if epochs < 1 or (batch_size is not None and batch_size < 1):
         raise ValueError(f"epochs and batch_size must be positive, got {epochs}, {batch_size}")
-    opt = make_optimizer(model, optimizer, lr, weight_decay)
+    if record not in ("epoch", "final", "none"):
+        raise ValueError(f"record must be 'epoch', 'final' or 'none', got {record!r}")
+    opt = _optimizer(model, optimizer, lr, weight_decay, momentum)
     loss_fn = _loss_fn(split.y_train)
-    history = History()
-    for _ in range(epochs):
-        train_epoch(model, split, opt, loss_fn, batch_size, generator)
-        for name, x, y in (("train", split.x_train, split.y_train),
-                           ("holdout", split.x_holdout, split.y_holdout)):
-            loss, acc = evaluate(model, x, y)
-            getattr(history, f"{name}_loss").append(loss)
-            if acc is not None:
-                getattr(history, f"{name}_acc").append(acc)
+    history, steps = History(), 0
+    x, y = split.x_train, split.y_train
+    for epoch in range(1, epochs + 1):
+        model.train()
+        if batch_size is None:
+            batches = [slice(None)]
+        else:
+            order = torch.randperm(len(x), generator=generator, device=x.device)
+            batches = [order[start:start + batch_size] for start in range(0, len(x), batch_size)]
+        for batch in batches:
+            opt.zero_grad()
+            loss_fn(model(x[batch]), y[batch]).backward()
+            opt.step()
+            steps += 1
+            if after_step is not None:
+                after_step(steps)
+        if record == "epoch" or (record == "final" and epoch == epochs):
+            _measure(history, model, split, epoch)
     model.eval()
     return history
 
@@ -164,4 +184,4 @@ def best_epoch(history: History) -> int:
     if not history.holdout_loss:
         raise ValueError("the history is empty")
     losses = history.holdout_loss
-    return losses.index(min(losses)) + 1
+    return history.epochs[losses.index(min(losses))]

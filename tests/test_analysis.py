@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from dropout_lib import analysis, models, set_seed
+from dropout_lib import analysis, models, plotting, set_seed
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -194,14 +194,14 @@ def test_deletion_curve_rejects_bad_arguments(net, inputs):
 def test_plots_draw_on_and_return_the_axes(net, inputs):
     fig, axes = plt.subplots(1, 3)
     try:
-        assert analysis.plot_deletion_curve([0, 0.5], [0.9, 0.7], [0.0, 0.1], label="x",
+        assert plotting.plot_deletion_curve([0, 0.5], [0.9, 0.7], [0.0, 0.1], label="x",
                                             ax=axes[0]) is axes[0]
         acts = analysis.hidden_activations(net, inputs)
-        assert analysis.plot_activation_histogram(acts, label="h", ax=axes[1]) is axes[1]
+        assert plotting.plot_activation_histogram(acts, label="h", ax=axes[1]) is axes[1]
         weight = torch.randn(5, 64, dtype=torch.float64)
-        assert analysis.plot_weight_images(weight, n_images=5, n_columns=3, ax=axes[2]) \
+        assert plotting.plot_weight_images(weight, n_images=5, n_columns=3, ax=axes[2]) \
             is axes[2]
         with pytest.raises(ValueError, match="each row must hold 64 weights"):
-            analysis.plot_weight_images(torch.zeros(2, 10), ax=axes[2])
+            plotting.plot_weight_images(torch.zeros(2, 10), ax=axes[2])
     finally:
         plt.close(fig)

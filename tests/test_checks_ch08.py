@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dropout_lib import check
-from dropout_lib.layers import GaussianDropout, SpatialDropout, drop_path
+from dropout_lib.variants import GaussianDropout, SpatialDropout, drop_path
 
 
 def noise(x, generator, mean=1.0, std=1.0):

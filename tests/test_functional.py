@@ -284,7 +284,7 @@ def test_invalid_p_raises_value_error_naming_p_and_range(p, training):
 
 @pytest.mark.parametrize("p", ["0.5", None, True, False, torch.tensor(0.5), [0.5]])
 def test_p_that_is_not_a_real_number_raises_type_error(p):
-    with pytest.raises(TypeError, match="p must be a real number"):
+    with pytest.raises(TypeError, match=r"^p must be a probability in \[0, 1\], got "):
         dropout(torch.ones(3), p)
 
 
@@ -313,7 +313,14 @@ def test_validate_p_returns_a_float(p, expected):
 
 def test_validate_p_names_the_argument():
     with pytest.raises(ValueError, match=r"^dropout rate must be a probability in \[0, 1\], "
-                                         r"got 1.5"):
+                                         r"got 1.5$"):
         validate_p(1.5, "dropout rate")
-    with pytest.raises(TypeError, match="^rate must be a real number"):
+    with pytest.raises(TypeError, match=r"^rate must be a probability in \[0, 1\], got str "):
         validate_p("high", "rate")
+
+
+@pytest.mark.parametrize("p", [1, 1.0, 1.5, -0.1, math.nan])
+def test_validate_p_below_one_uses_the_same_message_with_an_open_interval(p):
+    with pytest.raises(ValueError, match=r"^p must be a probability in \[0, 1\), got "):
+        validate_p(p, allow_one=False)
+    assert validate_p(0.999, allow_one=False) == 0.999

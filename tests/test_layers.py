@@ -1,4 +1,5 @@
-"""Tests for `dropout_lib.layers.Dropout`, held against `torch.nn.Dropout`."""
+"""Tests for `dropout_lib.layers`: `Dropout`, held against `torch.nn.Dropout`, and the
+dropout-layer finder."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from dropout_lib import layers
 from dropout_lib.layers import Dropout
 
 N_LARGE = 200_000
@@ -147,3 +149,46 @@ def test_train_eval_switching():
 
     model.train(False)
     assert model(x) is x
+
+
+# --- the dropout-layer finder --------------------------------------------------------------------
+
+def test_is_dropout_knows_every_dropout_layer_of_the_course_and_of_torch():
+    from dropout_lib import inference, variants
+
+    course = [Dropout(0.3), inference.StandardDropout(0.3), variants.GaussianDropout(0.3),
+              variants.SpatialDropout(0.3), variants.AlphaDropout(0.3),
+              variants.DropBlock2d(0.3), variants.DropPath(0.3),
+              variants.DropConnectLinear(2, 3, p=0.3)]
+    torch_layers = [nn.Dropout(0.3), nn.Dropout1d(0.3), nn.Dropout2d(0.3), nn.Dropout3d(0.3),
+                    nn.AlphaDropout(0.3), nn.FeatureAlphaDropout(0.3)]
+    for module in course + torch_layers:
+        assert layers.is_dropout(module), type(module).__name__
+    for module in (nn.Linear(2, 2), nn.ReLU(), nn.MultiheadAttention(4, 1, dropout=0.1),
+                   variants.Residual(nn.Identity(), 0.3)):
+        assert not layers.is_dropout(module), type(module).__name__
+
+
+def test_dropout_layers_lists_them_in_module_order_at_any_depth():
+    from dropout_lib import variants
+
+    inner = nn.Sequential(nn.Linear(2, 2), nn.Dropout2d(0.1))
+    residual = variants.Residual(nn.Linear(2, 2), p=0.2)
+    model = nn.Sequential(Dropout(0.5), inner, residual, nn.TransformerEncoderLayer(4, 1, 8))
+    found = layers.dropout_layers(model)
+    assert found[:3] == [model[0], inner[1], residual.drop_path]
+    assert len(found) == 3 + 3  # TransformerEncoderLayer holds three nn.Dropout modules
+    assert layers.dropout_layers(nn.Linear(2, 2)) == []
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        layers.dropout_layers([Dropout(0.5)])
+
+
+def test_draws_the_same_masks_as_torch_dropout_from_the_same_generator_state():
+    """Chapter 2's "identical weights" rests on this: one stream, the same mask, any layout."""
+    for x in (torch.randn(64, 32, dtype=torch.float64), torch.randn(32, 64).t(),
+              torch.randn(4, 3, 5, 5).contiguous(memory_format=torch.channels_last)):
+        torch.manual_seed(11)
+        theirs = nn.Dropout(0.35)(x)
+        ours = Dropout(0.35, generator=torch.Generator().manual_seed(11))(x)
+        assert torch.equal(ours, theirs)
+        assert ours.stride() == theirs.stride()

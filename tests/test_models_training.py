@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from dropout_lib import data, training
+from dropout_lib import data
 from dropout_lib.layers import Dropout
 from dropout_lib.models import ACTIVATIONS, mlp
 from dropout_lib.seeding import set_seed
@@ -326,25 +326,97 @@ def test_set_seed_accepts_large_seeds():
     assert torch.initial_seed() == 2**40
 
 
-def test_make_optimizer_choices_and_error():
-    model = mlp([2, 3, 1])
-    assert isinstance(training.make_optimizer(model, "adam", 1e-3), torch.optim.Adam)
-    sgd = training.make_optimizer(model, "sgd", 0.1, weight_decay=1e-4)
-    assert isinstance(sgd, torch.optim.SGD) and sgd.defaults["momentum"] == 0.9
+def test_fit_optimizer_choices_and_error(tiny_digits):
+    model = mlp([64, 3, 10], generator=torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match="optimizer must be"):
-        training.make_optimizer(model, "rmsprop", 1e-3)
+        fit(model, tiny_digits, epochs=1, optimizer="rmsprop")
+    with pytest.raises(ValueError, match="record must be"):
+        fit(model, tiny_digits, epochs=1, record="sometimes")
 
 
-def test_train_epoch_steps_once_per_batch_and_calls_after_step():
+def test_fit_after_step_counts_every_step_and_batches_follow_batch_size():
     split = data.digits(n_train=50, n_holdout=10, seed=0)
-    model = mlp([64, 8, 10])
+    model = mlp([64, 8, 10], generator=torch.Generator().manual_seed(0))
     before = [p.detach().clone() for p in model.parameters()]
     calls = []
-    opt = training.make_optimizer(model, "sgd", 0.1)
-    model.eval()
-    training.train_epoch(model, split, opt, torch.nn.CrossEntropyLoss(), batch_size=16,
-                         generator=torch.Generator().manual_seed(0),
-                         after_step=lambda: calls.append(1))
-    assert len(calls) == 4  # batches of 16, 16, 16 and 2
-    assert model.training
+    fit(model, split, epochs=2, batch_size=16, optimizer="sgd", lr=0.1,
+        generator=torch.Generator().manual_seed(0), after_step=calls.append, record="none")
+    assert calls == list(range(1, 9))  # batches of 16, 16, 16 and 2, twice
+    assert not model.training
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_fit_record_final_measures_once_with_the_last_epoch_number(tiny_digits):
+    def run(record):
+        model = mlp([64, 8, 10], dropout=0.2, generator=torch.Generator().manual_seed(1))
+        history = fit(model, tiny_digits, epochs=4, generator=torch.Generator().manual_seed(2),
+                      record=record)
+        return history
+
+    every, final, none = run("epoch"), run("final"), run("none")
+    assert final.epochs == [4] and every.epochs == [1, 2, 3, 4] and none.epochs == []
+    # measuring draws no random numbers: the final figures equal the last per-epoch ones
+    assert final.holdout_acc == every.holdout_acc[-1:]
+    assert final.train_loss == every.train_loss[-1:]
+    assert final.holdout_error == 1 - every.holdout_acc[-1]
+    assert repr(final).startswith("History(4 epochs:")
+    assert best_epoch(final) == 4
+    with pytest.raises(ValueError, match="no accuracy"):
+        _ = none.holdout_error
+
+
+def test_fit_full_batch_uses_the_data_in_order_without_shuffling(tiny_regression):
+    """batch_size=None: one step per epoch on the whole set, no random permutation drawn."""
+    def run():
+        model = mlp([2, 8, 1], generator=torch.Generator().manual_seed(0))
+        fit(model, tiny_regression, epochs=5, lr=1e-2, batch_size=None, record="none")
+        return model
+
+    state = torch.get_rng_state()
+    first = run()
+    assert torch.equal(torch.get_rng_state(), state)  # no shuffle drew from the global stream
+    # the same steps written out: Adam on the mean squared error of the whole training set
+    model = mlp([2, 8, 1], generator=torch.Generator().manual_seed(0))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(5):
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(model(tiny_regression.x_train),
+                                     tiny_regression.y_train).backward()
+        opt.step()
+    for a, b in zip(first.parameters(), model.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_fit_sgd_momentum_zero_is_plain_gradient_descent(tiny_regression):
+    model = mlp([2, 1], generator=torch.Generator().manual_seed(0))
+    weight = model[0].weight.detach().clone()
+    bias = model[0].bias.detach().clone()
+    x, y = tiny_regression.x_train, tiny_regression.y_train
+    fit(model, tiny_regression, epochs=1, lr=0.1, batch_size=None, optimizer="sgd", momentum=0.0,
+        record="none")
+    residual = x @ weight.T + bias - y
+    step = 0.1 * 2 * (residual * x).mean(0)
+    torch.testing.assert_close(model[0].weight.detach()[0], weight[0] - step)
+
+
+def test_mlp_generator_gives_the_weights_of_the_global_seed_and_leaves_global_state():
+    set_seed(5)
+    reference = mlp([4, 6, 6, 2], dropout=[0.2, 0.5, 0.5])
+    state = torch.get_rng_state()
+    generator = torch.Generator().manual_seed(5)
+    ours = mlp([4, 6, 6, 2], dropout=[0.2, 0.5, 0.5], generator=generator)
+    assert torch.equal(torch.get_rng_state(), state)
+    for a, b in zip(reference.parameters(), ours.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert all(m.generator is generator for m in ours if isinstance(m, Dropout))
+    assert all(m.generator is None for m in reference if isinstance(m, Dropout))
+
+
+def test_mlp_masks_come_from_the_generator():
+    x = torch.ones(3, 4, dtype=torch.float64)
+
+    def run(seed):
+        net = mlp([4, 16, 2], dropout=[0.5, 0.5], generator=torch.Generator().manual_seed(seed))
+        return net.train()(x)
+
+    assert torch.equal(run(0), run(0)) and not torch.equal(run(0), run(1))

@@ -7,7 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from dropout_lib import blocks, data, models, practice
+from dropout_lib import blocks, data, layers, models, practice, training
+from dropout_lib.layers import Dropout
+from dropout_lib.variants import SpatialDropout
 
 
 def test_project_max_norm_scales_only_long_rows():
@@ -51,26 +53,19 @@ def test_apply_max_norm_in_place_on_linear_and_conv():
     assert torch.equal(model[0].bias, bias)
 
 
-def test_train_is_seeded_and_respects_max_norm():
+def test_max_norm_after_every_step_of_fit_bounds_the_rows():
     split = data.digits(n_train=60, n_holdout=40, seed=0)
 
     def run():
-        torch.manual_seed(0)
-        net = models.mlp([64, 16, 10], dropout=0.2)
-        return practice.train(net, split, epochs=3, lr=0.1, optimizer="sgd", max_norm=0.5,
-                              generator=torch.Generator().manual_seed(0))
+        net = models.mlp([64, 16, 10], dropout=0.2, generator=torch.Generator().manual_seed(0))
+        history = training.fit(net, split, epochs=3, lr=0.1, optimizer="sgd", record="final",
+                               generator=torch.Generator().manual_seed(0),
+                               after_step=lambda step: practice.apply_max_norm(net, 0.5))
+        return history, practice.max_row_norm(net)
 
-    first, second = run(), run()
+    (first, norm), (second, _) = run(), run()
     assert first == second
-    assert 0 <= first.holdout_error <= 1 and first.max_row_norm <= 0.5 + 1e-9
-
-
-def test_train_rejects_regression_and_bad_optimizer():
-    with pytest.raises(ValueError, match="classification"):
-        practice.train(models.mlp([2, 3, 1]), data.two_input_regression(n_train=5, n_holdout=5))
-    split = data.digits(n_train=20, n_holdout=20)
-    with pytest.raises(ValueError, match="optimizer"):
-        practice.train(models.mlp([64, 10]), split, optimizer="rmsprop")
+    assert 0 <= first.holdout_error <= 1 and norm <= 0.5 + 1e-9
 
 
 def test_rate_sweep_shape_and_width_scaling():
@@ -78,8 +73,23 @@ def test_rate_sweep_shape_and_width_scaling():
     errors = practice.rate_sweep(split, [0.0, 0.5], n_hidden=8, scale_width=True,
                                  seeds=(0, 1), epochs=1)
     assert errors.shape == (2, 2) and np.all((errors >= 0) & (errors <= 1))
-    with pytest.raises(ValueError, match="below 1"):
+    with pytest.raises(ValueError, match=r"rate must be a probability in \[0, 1\)"):
         practice.rate_sweep(split, [1.0], n_hidden=8, epochs=1)
+    with pytest.raises(ValueError, match="classification"):
+        practice.rate_sweep(data.two_input_regression(n_train=5, n_holdout=5), [0.0],
+                            n_hidden=4, epochs=1)
+
+
+def test_rate_sweep_is_the_fit_of_an_mlp_seeded_by_the_seed():
+    """One run of the sweep, written out: the same numbers, and no global random state used."""
+    split = data.digits(n_train=40, n_holdout=40, seed=0)
+    state = torch.get_rng_state()
+    errors = practice.rate_sweep(split, [0.5], n_hidden=8, seeds=(3,), epochs=2, lr=1e-2)
+    assert torch.equal(torch.get_rng_state(), state)
+    net = models.mlp([64, 8, 8, 10], dropout=0.5, generator=torch.Generator().manual_seed(3))
+    history = training.fit(net, split, epochs=2, lr=1e-2, record="final",
+                           generator=torch.Generator().manual_seed(3))
+    assert errors[0, 0] == history.holdout_error
 
 
 def test_best_rate_averages_over_seeds():
@@ -93,7 +103,7 @@ def test_best_rate_averages_over_seeds():
 def test_block_with_dropout_order_and_eval():
     block = practice.block_with_dropout(5, 7, 3, 0.4)
     kinds = [type(m) for m in block]
-    assert kinds == [nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.Dropout, nn.Linear]
+    assert kinds == [nn.Linear, nn.BatchNorm1d, nn.ReLU, Dropout, nn.Linear]
     block.eval()
     x = torch.randn(4, 5, dtype=torch.float64)
     assert torch.equal(block(x), block(x)) and block(x).shape == (4, 3)
@@ -101,22 +111,60 @@ def test_block_with_dropout_order_and_eval():
 
 def test_variance_shift_formula_and_placement():
     x = torch.rand(400, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    state = torch.get_rng_state()
     before = practice.variance_shift_ratio(x, 0.5, dropout_first=True)
     after = practice.variance_shift_ratio(x, 0.5, dropout_first=False)
+    assert torch.equal(torch.get_rng_state(), state)
     assert before < 0.8 and abs(after - 1) < 0.1
     assert practice.variance_shift_ratio(x, 0.0, dropout_first=True) == pytest.approx(1, abs=0.05)
+    assert before == practice.variance_shift_ratio(x, 0.5, dropout_first=True)  # seeded
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        practice.variance_shift_ratio(x, 1.0, dropout_first=True)
 
 
 def test_tiny_cnn_layers_and_shapes():
     element = blocks.tiny_cnn(p=0.3, channels=4)
     spatial = blocks.tiny_cnn(p=0.3, spatial=True, channels=4)
     plain = blocks.tiny_cnn(p=0.0, channels=4)
-    assert sum(isinstance(m, nn.Dropout) for m in element) == 2
-    assert sum(isinstance(m, nn.Dropout2d) for m in spatial) == 2
-    assert not any(isinstance(m, nn.Dropout | nn.Dropout2d) for m in plain)
+    assert sum(type(m) is Dropout for m in element) == 2
+    assert sum(isinstance(m, SpatialDropout) for m in spatial) == 2
+    assert not layers.dropout_layers(plain)
     assert element(torch.rand(3, 64, dtype=torch.float64)).shape == (3, 10)
     with pytest.raises(ValueError):
         blocks.tiny_cnn(p=1.5)
+
+
+@pytest.mark.parametrize("spatial", [False, True])
+def test_tiny_cnn_trains_like_the_same_network_with_torch_dropout(spatial):
+    """The course layers draw torch's masks from the same generator state, so a tiny CNN with
+    them trains to the very same weights as one with nn.Dropout / nn.Dropout2d."""
+    split = data.digits(n_train=40, n_holdout=10, seed=0)
+    ours = blocks.tiny_cnn(p=0.3, spatial=spatial, channels=4,
+                           generator=torch.Generator().manual_seed(0))
+    theirs = blocks.tiny_cnn(p=0.0, channels=4, generator=torch.Generator().manual_seed(0))
+    torch_layer = nn.Dropout2d if spatial else nn.Dropout
+    theirs = nn.Sequential(*theirs[:3], torch_layer(0.3), *theirs[3:5], torch_layer(0.3),
+                           *theirs[5:])
+    # one stream for all the masks: a generator shared by the course layers, torch's global one
+    shared = torch.Generator().manual_seed(9)
+    for layer in layers.dropout_layers(ours):
+        layer.generator = shared
+    torch.manual_seed(9)
+    for net in (ours, theirs):
+        training.fit(net, split, epochs=2, lr=1e-2, record="none",
+                     generator=torch.Generator().manual_seed(1))
+    for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_blocks_with_a_generator_leave_the_global_state_and_are_reproducible():
+    state = torch.get_rng_state()
+    first = blocks.AttentionBlock(8, 2, generator=torch.Generator().manual_seed(0))
+    second = blocks.AttentionBlock(8, 2, generator=torch.Generator().manual_seed(0))
+    cnn = blocks.tiny_cnn(p=0.2, generator=torch.Generator().manual_seed(0))
+    cnn.train()(torch.rand(2, 64, dtype=torch.float64, generator=torch.Generator()))
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(first.qkv.weight, second.qkv.weight)
 
 
 def test_dropout2d_zeroes_whole_maps():

@@ -8,7 +8,7 @@ from torch import nn
 
 from ..functional import dropout
 from ..grading import NotYet, call, exercise, quiz
-from ..inference import dropout_regression_weights
+from ..regression import dropout_regression_weights
 
 
 def _tensor(value, what: str) -> torch.Tensor:
