@@ -6,21 +6,31 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..functional import dropout
-from ..grading import NotYet, call, exercise, quiz
-from ..inference import dropout_regression_weights
+from ...functional import dropout
+
+# Final homes after the library's reshaping: mc.mc_average, regression.dropout_regression_weights.
+from ...inference import (
+    dropout_regression_weights,
+    looks_like_training_mode,
+    mc_average,
+    scale_weights_for_inference,
+)
+from ..helpers import as_tensor, close
+from ..quizzes import quiz
+from ..registry import exercise
+from ..verdicts import NotYet, call
+from . import ch05_answers as known
 
 
 def _tensor(value, what: str) -> torch.Tensor:
-    if isinstance(value, np.ndarray):
-        value = torch.as_tensor(value)
-    if not isinstance(value, torch.Tensor):
+    """The learner's tensor or array, dtype kept; a hint for anything else."""
+    if not isinstance(value, torch.Tensor | np.ndarray):
         raise NotYet(f"{what} should be a tensor, got {type(value).__name__}.")
-    return value.detach().to(torch.float64)
+    return as_tensor(value, what)
 
 
-def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return a.shape == b.shape and torch.allclose(a, b.to(a.dtype), rtol=1e-6, atol=1e-9)
+def _close(got: torch.Tensor, want: torch.Tensor) -> bool:
+    return close(got, want)
 
 
 # --- 5.1: converting a layer trained with standard dropout -------------------------------------
@@ -33,7 +43,11 @@ def _layer_cases():
         yield p, weight, bias
 
 
-@exercise("5.1", "convert standard dropout for inference")
+@exercise("5.1", "convert standard dropout for inference", reference=scale_weights_for_inference,
+          fallback="in training this layer saw, on average, only part of its inputs; at test "
+                   "time all of them are present. Make up for that where the dropout mask "
+                   "acted, and leave the rest of the layer as it was.",
+          variants=known.INFERENCE_VARIANTS, mistakes=known.INFERENCE_MISTAKES)
 def _check_inference_weights(answer) -> None:
     for p, weight, bias in _layer_cases():
         given_weight, given_bias = weight.clone(), bias.clone()
@@ -67,8 +81,7 @@ def _check_inference_weights(answer) -> None:
             raise NotYet("the weights are unchanged: in training this layer saw on average only "
                          "a fraction 1 - p of its inputs, so at test time, with every input "
                          "present, its weights must be scaled by 1 - p.")
-        raise NotYet("multiply the weight by the keep probability 1 - p and return the bias "
-                     "unchanged.")
+        raise NotYet()
 
 
 # --- 5.3: the Monte-Carlo predictor -----------------------------------------------------------
@@ -102,7 +115,10 @@ def _scripts():
         yield n_samples, script, eval_logits
 
 
-@exercise("5.3", "the Monte-Carlo predictor")
+@exercise("5.3", "the Monte-Carlo predictor", reference=mc_average,
+          fallback="average the class probabilities of n_samples passes with dropout on, then "
+                   "leave the model in evaluation mode.",
+          variants=known.MC_VARIANTS, mistakes=known.MC_MISTAKES)
 def _check_mc_average(answer) -> None:
     for n_samples, script, eval_logits in _scripts():
         net = _ScriptedNet(script, eval_logits).eval()
@@ -133,11 +149,13 @@ def _check_mc_average(answer) -> None:
         if _close(got, probs[:n_samples].sum(0)):
             raise NotYet("the rows add up to n_samples, not to one: divide the sum by the number "
                          "of samples.")
+        if _close(got, torch.softmax(script, 1)[:n_samples].mean(0)):
+            raise NotYet("each pass's softmax ran over the batch (dim=0 of its (batch, n_classes) "
+                         "logits); take it over the classes, dim=-1, before averaging.")
         if net.calls != n_samples:
             raise NotYet(f"asked for {n_samples} samples, your function ran the model "
                          f"{net.calls} times; use exactly n_samples forward passes.")
-        raise NotYet("for each of the n_samples passes (training mode, on x) take "
-                     "softmax(logits, dim=-1), and return the mean over the passes.")
+        raise NotYet()
 
 
 # --- 5.2: a model left in training mode -------------------------------------------------------
@@ -170,7 +188,10 @@ def _predictors():
     ]
 
 
-@exercise("5.2", "a model left in training mode")
+@exercise("5.2", "a model left in training mode", reference=looks_like_training_mode,
+          fallback="judge predict by its outputs alone: what does a dropout network in "
+                   "training mode do that one in evaluation mode does not?",
+          variants=known.MODE_VARIANTS, mistakes=known.MODE_MISTAKES)
 def _check_training_mode(answer) -> None:
     x, cases = _predictors()
     for predict, expected, kind in cases:
@@ -207,7 +228,11 @@ def _regression_cases():
         yield torch.as_tensor(x), torch.as_tensor(y[:, None]), p
 
 
-@exercise("5.5", "dropout as a data-dependent L2 penalty")
+@exercise("5.5", "dropout as a data-dependent L2 penalty", reference=dropout_regression_weights,
+          fallback="the expected squared error under inverted input dropout is least squares "
+                   "plus a penalty; work its matrix out from the variance that a dropped, "
+                   "rescaled input adds, then solve the normal equations.",
+          variants=known.RIDGE_VARIANTS, mistakes=known.RIDGE_MISTAKES)
 def _check_regression(answer) -> None:
     for x, y, p in _regression_cases():
         got = _tensor(call(answer, x.clone(), y.clone(), p), "The weight vector").reshape(-1)
@@ -229,8 +254,8 @@ def _check_regression(answer) -> None:
                          "(PyTorch's convention) it is p / (1 - p). The papers write p for the "
                          "keep probability, hence (1 - p) / p there.")
         if _close(got, solve(gram)):
-            raise NotYet("that is ordinary least squares; dropout adds a penalty "
-                         "p / (1 - p) * diag(X^T X) to X^T X.")
+            raise NotYet("that is ordinary least squares: the dropout noise adds a penalty to "
+                         "X^T X, which this solution leaves out.")
         if _close(got, solve(gram + p / keep * torch.eye(len(gram), dtype=gram.dtype))):
             raise NotYet("the penalty is not the same for every weight: each weight is "
                          "penalised in proportion to its feature's squared norm, the diagonal "
@@ -245,12 +270,21 @@ def _check_regression(answer) -> None:
             raise NotYet("p (1 - p) is the variance of a Bernoulli mask, but with inverted "
                          "dropout each input is also divided by 1 - p: the penalty factor "
                          "becomes p / (1 - p).")
-        raise NotYet("solve (X^T X + p / (1 - p) * diag(X^T X)) w = X^T y, for example with "
-                     "torch.linalg.solve.")
+        raise NotYet()
 
 
 quiz("5.4", "where dropout goes with batch normalisation",
      digest="b5f534c81297170e55d78e8a0877bd4e6f429fa915820817bde8cfe30c484202",
-     hint="which layer learns statistics during training and keeps them for test time? "
-          "Dropout changes the variance of whatever comes after it.",
-     choices="abcd")
+     choices="abcd",
+     hints={
+         "118edb9b7e74ead4a9b415ebd70dd2d94d481e14b6bb0cae9a1635c7b0da248c":
+             "a BatchNorm layer after a dropout stores the variance of dropped activations "
+             "for test time, where nothing is dropped: what does it then normalise with?",
+         "ceca2fd908ecb1e975aadc2da7a74cd676d88a157c2e16a1c9051e201c1d1a29":
+             "dropout keeps the mean but not the variance, and BatchNorm keeps running "
+             "statistics of both for test time.",
+         "7d1b96ad2ef9cc6e6a6ab8ee11ae63b60c717e2768c1d56a2dfd33d8949a39e6":
+             "in training mode at test time every prediction is random (a new mask on every "
+             "call) and BatchNorm normalises with the test batch's own statistics: is that "
+             "a fix, or two new problems?",
+     })
