@@ -404,3 +404,23 @@ def test_guard_restores_every_generator_and_seeds_inside():
     after = (torch.rand(2), np.random.rand(2), random.random())
     assert torch.equal(after[0], expected[0]) and np.array_equal(after[1], expected[1])
     assert after[2] == expected[2]
+
+
+def test_the_readme_worked_example_works(temporary_ids):
+    """The README's "Adding an exercise" example, run as written (under a spare id)."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = re.search(r"```python\n(from \.\.\.ensembles.*?)```", readme, re.S).group(1)
+    code = (code.replace("from ...", "from dropout_lib.").replace("from ..", "from "
+            "dropout_lib.grading.").replace('"4.5"', '"98.5"'))
+    temporary_ids.append("98.5")
+    exec(code, {})
+    item = grading.EXERCISES["98.5"]
+    assert check("98.5", item.reference).passed and check("98.5", 2 ** 3).status == "not yet"
+    assert all(check("98.5", known.answer).passed for known in item.variants)
+    for known in item.mistakes:
+        assert known.hint in check("98.5", known.answer).message
+    assert check("98.5", item.stub).status == "not attempted"
+    assert check("98.5", lambda n: 5).message == item.fallback
