@@ -18,10 +18,10 @@ __all__ = ["main"]
 
 
 def _write_gradescope(reports: list, target: Path) -> str:
-    """One learner: `target` is the results.json. A class: `target` is a folder with a
-    `<student>/results.json` for each student."""
+    """One learner (or a single student): `target` is the results.json. A class: `target` is
+    a folder with a `<student>/results.json` for each student."""
     groups = by_student(reports)
-    if set(groups) == {""}:
+    if len(groups) == 1:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(to_gradescope(reports), indent=1) + "\n")
         return str(target)
