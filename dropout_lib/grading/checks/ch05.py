@@ -29,10 +29,6 @@ def _tensor(value, what: str) -> torch.Tensor:
     return as_tensor(value, what)
 
 
-def _close(got: torch.Tensor, want: torch.Tensor) -> bool:
-    return close(got, want)
-
-
 # --- 5.1: converting a layer trained with standard dropout -------------------------------------
 
 def _layer_cases():
@@ -61,23 +57,23 @@ def _check_inference_weights(answer) -> None:
         if new_weight.shape != weight.shape or new_bias.shape != bias.shape:
             raise NotYet("keep the shapes: the weight stays (n_out, n_in), the bias (n_out,).")
         keep = 1.0 - p
-        weight_ok = _close(new_weight, weight * keep)
-        if weight_ok and _close(new_bias, bias):
+        weight_ok = close(new_weight, weight * keep)
+        if weight_ok and close(new_bias, bias):
             continue
-        if weight_ok and _close(new_bias, bias * keep):
+        if weight_ok and close(new_bias, bias * keep):
             raise NotYet("the bias was scaled too. The bias is added after the weighted sum and "
                          "never sat behind a dropout mask, so it stays as it is.")
-        if _close(new_weight, weight * p):
+        if close(new_weight, weight * p):
             raise NotYet("that is the weight times p, the *drop* probability; at test time the "
                          "weights are multiplied by the keep probability 1 - p.")
-        if _close(new_weight, weight / keep):
+        if close(new_weight, weight / keep):
             raise NotYet("dividing by 1 - p is what inverted dropout does *during training*. "
                          "This layer was trained with standard dropout (no scaling in "
                          "training), so at test time its weights are multiplied by 1 - p.")
-        if _close(new_weight, weight * keep**2):
+        if close(new_weight, weight * keep**2):
             raise NotYet("the weights were scaled twice (by (1 - p)**2); one factor 1 - p "
                          "makes up for the units that were missing on average in training.")
-        if _close(new_weight, weight):
+        if close(new_weight, weight):
             raise NotYet("the weights are unchanged: in training this layer saw on average only "
                          "a fraction 1 - p of its inputs, so at test time, with every input "
                          "present, its weights must be scaled by 1 - p.")
@@ -133,23 +129,23 @@ def _check_mc_average(answer) -> None:
                          f"{tuple(eval_logits.shape)}, got {tuple(got.shape)}.")
         probs = torch.softmax(script, -1)
         want = probs[:n_samples].mean(0)
-        if _close(got, want):
+        if close(got, want):
             continue
-        if net.calls == 0 or _close(got, torch.softmax(eval_logits, -1)):
+        if net.calls == 0 or close(got, torch.softmax(eval_logits, -1)):
             raise NotYet("every pass gave the same output: the model is in evaluation mode, "
                          "where dropout is off. Switch it to training mode (`model.train()`) "
                          "before sampling.")
-        if n_samples > 1 and _close(got, torch.softmax(script[:n_samples].mean(0), -1)):
+        if n_samples > 1 and close(got, torch.softmax(script[:n_samples].mean(0), -1)):
             raise NotYet("you averaged the logits and applied softmax once. The Monte-Carlo "
                          "ensemble averages the members' *probabilities*: apply softmax to each "
                          "pass, then take the mean.")
-        if _close(got, script[:n_samples].mean(0)):
+        if close(got, script[:n_samples].mean(0)):
             raise NotYet("that is the mean of the raw outputs (logits); turn each pass into "
                          "probabilities with a softmax over the classes before averaging.")
-        if _close(got, probs[:n_samples].sum(0)):
+        if close(got, probs[:n_samples].sum(0)):
             raise NotYet("the rows add up to n_samples, not to one: divide the sum by the number "
                          "of samples.")
-        if _close(got, torch.softmax(script, 1)[:n_samples].mean(0)):
+        if close(got, torch.softmax(script, 1)[:n_samples].mean(0)):
             raise NotYet("each pass's softmax ran over the batch (dim=0 of its (batch, n_classes) "
                          "logits); take it over the classes, dim=-1, before averaging.")
         if net.calls != n_samples:
@@ -240,7 +236,7 @@ def _check_regression(answer) -> None:
         if got.shape != want.shape:
             raise NotYet(f"return one weight per feature: {len(want)} numbers, got "
                          f"{got.numel()}.")
-        if _close(got, want):
+        if close(got, want):
             continue
         gram, target = x.T @ x, x.T @ y.reshape(-1)
         diagonal = torch.diag(torch.diagonal(gram))
@@ -249,24 +245,24 @@ def _check_regression(answer) -> None:
             return torch.linalg.solve(matrix, target)
 
         keep = 1.0 - p
-        if _close(got, solve(gram + keep / p * diagonal)):
+        if close(got, solve(gram + keep / p * diagonal)):
             raise NotYet("the penalty factor is upside down: with p the *drop* probability "
                          "(PyTorch's convention) it is p / (1 - p). The papers write p for the "
                          "keep probability, hence (1 - p) / p there.")
-        if _close(got, solve(gram)):
+        if close(got, solve(gram)):
             raise NotYet("that is ordinary least squares: the dropout noise adds a penalty to "
                          "X^T X, which this solution leaves out.")
-        if _close(got, solve(gram + p / keep * torch.eye(len(gram), dtype=gram.dtype))):
+        if close(got, solve(gram + p / keep * torch.eye(len(gram), dtype=gram.dtype))):
             raise NotYet("the penalty is not the same for every weight: each weight is "
                          "penalised in proportion to its feature's squared norm, the diagonal "
                          "of X^T X, not the identity.")
-        if _close(got, solve(gram + p / keep * gram)):
+        if close(got, solve(gram + p / keep * gram)):
             raise NotYet("use only the diagonal of X^T X in the penalty (torch.diag of "
                          "torch.diagonal), not the whole matrix.")
-        if _close(got, want / keep) or _close(got, want * keep):
+        if close(got, want / keep) or close(got, want * keep):
             raise NotYet("off by a factor of the keep probability: this is inverted dropout, "
                          "whose weights are used as they are at test time.")
-        if _close(got, solve(gram + p * keep * diagonal)):
+        if close(got, solve(gram + p * keep * diagonal)):
             raise NotYet("p (1 - p) is the variance of a Bernoulli mask, but with inverted "
                          "dropout each input is also divided by 1 - p: the penalty factor "
                          "becomes p / (1 - p).")
