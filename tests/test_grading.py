@@ -425,3 +425,13 @@ def test_the_readme_worked_example_works(temporary_ids):
         assert known.hint in check("98.5", known.answer).message
     assert check("98.5", item.stub).status == "not attempted"
     assert check("98.5", lambda n: 5).message == item.fallback
+
+
+def test_precision_hint_names_float32_when_a_float64_answer_is_only_that_precise():
+    from dropout_lib.grading.helpers import precision_hint
+
+    want = torch.tensor([0.3, 0.7], dtype=torch.float64)
+    assert "precision of float32" in precision_hint(want + 2e-5, want)
+    assert precision_hint(want, want) is None  # right: no hint
+    assert precision_hint(want * 1.1, want) is None  # wrong for another reason
+    assert precision_hint((want + 2e-5).float(), want) is None  # float32 itself passes

@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from ..grading.registry import sort_key
 from ..grading.verdicts import ERROR, NOT_ATTEMPTED, NOT_YET, PASSED
 from .notebook import MISSING, NotebookReport, Row
 
@@ -96,7 +97,7 @@ def _class_table(reports: list[NotebookReport], width: int) -> list[str]:
     per_exercise: dict[str, list[Row]] = {}
     for row in _rows(reports):
         per_exercise.setdefault(row.exercise, []).append(row)
-    for exercise_id, rows in sorted(per_exercise.items(), key=lambda kv: _order(kv[0])):
+    for exercise_id, rows in sorted(per_exercise.items(), key=lambda kv: sort_key(kv[0])):
         passed = sum(row.status == PASSED for row in rows)
         lines.append(f"{exercise_id:<8}  {rows[0].title[:44]:<44}  {rows[0].max_points:>6g}  "
                      f"{passed} of {len(rows)} students")
@@ -108,11 +109,6 @@ def _class_table(reports: list[NotebookReport], width: int) -> list[str]:
                 lines.extend(textwrap.wrap(f"{student}, {name}: {note}", width=width,
                                            subsequent_indent="    "))
     return lines + [""]
-
-
-def _order(exercise_id: str) -> tuple[int, int]:
-    chapter, _, number = exercise_id.partition(".")
-    return (int(chapter), int(number)) if chapter.isdigit() and number.isdigit() else (10**6, 0)
 
 
 def format_scorecard(reports: list[NotebookReport], width: int = 100) -> str:
@@ -157,7 +153,7 @@ def to_csv(reports: list[NotebookReport]) -> str:
     writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for student, group in by_student(reports).items():
-        rows = sorted(_rows(group), key=lambda row: _order(row.exercise))
+        rows = sorted(_rows(group), key=lambda row: sort_key(row.exercise))
         for row in rows:
             writer.writerow({name: value for name, value in asdict(row).items()
                              if name in CSV_COLUMNS})
@@ -170,7 +166,7 @@ def to_csv(reports: list[NotebookReport]) -> str:
     per_exercise: dict[str, list[Row]] = {}
     for row in _rows(reports):
         per_exercise.setdefault(row.exercise, []).append(row)
-    for exercise_id, rows in sorted(per_exercise.items(), key=lambda kv: _order(kv[0])):
+    for exercise_id, rows in sorted(per_exercise.items(), key=lambda kv: sort_key(kv[0])):
         got, most = _points(rows)
         passed = sum(row.status == PASSED for row in rows)
         writer.writerow({"student": "(all)", "chapter": rows[0].chapter, "exercise": exercise_id,
@@ -181,7 +177,7 @@ def to_csv(reports: list[NotebookReport]) -> str:
 
 def to_gradescope(reports: list[NotebookReport]) -> dict:
     """One learner's reports as Gradescope's `results.json`: a test per exercise."""
-    rows = sorted(_rows(reports), key=lambda row: _order(row.exercise))
+    rows = sorted(_rows(reports), key=lambda row: sort_key(row.exercise))
     got, most = _points(rows)
     notes = [f"{r.notebook}: {note}" for r in reports for note in r.notes]
     return {

@@ -97,5 +97,5 @@ def grade_submissions(submissions: list[Submission], grade: Callable[..., Notebo
             if chapter not in handed_in:
                 reports.append(NotebookReport(notebook="", student=student,
                                               rows=_missing_rows(student, chapter)))
-    return sorted(reports, key=lambda r: (r.student, min([row.exercise for row in r.rows]
-                                                          or [""])))
+    return sorted(reports, key=lambda r: (r.student, min(
+        [row.chapter for row in r.rows if row.chapter is not None] or [0])))
