@@ -47,9 +47,10 @@ from dropout_lib import (  # noqa: E402
 
 # Modules left out, with the reason.
 EXEMPT_MODULES = {
-    # The grading code is being rebuilt into a package by its owner; the lead adds its public
-    # names here at merge.
-    "dropout_lib.grading", "dropout_lib.grade", "dropout_lib.checks",
+    # `check` and every registered exercise are covered by tests/test_checks_generic.py (the
+    # reference, a mistake and the stub leave all three global states alone); the scorecard
+    # runs notebooks in separate kernel processes.
+    "dropout_lib.grading", "dropout_lib.grade",
 }
 # Public callables left out, with the reason.
 EXEMPT = {

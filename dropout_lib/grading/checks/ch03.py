@@ -8,9 +8,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..analysis import mean_abs_correlation
-from ..grading import NotYet, call, exercise, quiz
-from ..models import mlp
+from ...analysis import delete_units, mean_abs_correlation
+from ...models import mlp
+from ..helpers import as_number, close, precision_hint
+from ..quizzes import quiz
+from ..registry import exercise
+from ..verdicts import NotYet, call
+from . import ch03_answers as known
 
 # --- 3.1: mean absolute correlation between hidden units -------------------------------------
 
@@ -34,38 +38,32 @@ def _correlation_cases() -> list[tuple[torch.Tensor, bool]]:
     return [(signed, False), (wide, False), (scaled, False), (torch.tensor(relu), True)]
 
 
-def _as_number(value) -> float:
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, bool):
-        raise NotYet("return a number, got a bool.")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise NotYet(f"return a single number (a float), got {type(value).__name__}.") from None
-    return number
-
-
 def _off_diagonal_mean(matrix: np.ndarray) -> float:
     n = matrix.shape[0]
     return float((matrix.sum() - np.trace(matrix)) / (n * (n - 1)))
 
 
-def _close(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
+def _close(got, want: float) -> bool:
+    return close(got, want, scale=1.0)  # correlations are of size 1
 
 
-@exercise("3.1", "mean absolute correlation")
+@exercise("3.1", "mean absolute correlation", reference=mean_abs_correlation,
+          fallback="correlate the columns (units) over the examples, take absolute values, and "
+                   "average over the pairs of different units, leaving constant units out.",
+          variants=known.CORRELATION_VARIANTS, mistakes=known.CORRELATION_MISTAKES)
 def _check_correlation(answer) -> None:
     for activations, has_constant in _correlation_cases():
-        got = _as_number(call(answer, activations.clone()))
+        got = call(answer, activations.clone())
+        if isinstance(got, torch.Tensor | np.ndarray) and got.shape == (1,):
+            got = got[0]  # a one-element tensor is a number here
+        as_number(got, "the mean absolute correlation")
         want = mean_abs_correlation(activations)
         if _close(got, want):
             continue
         values = activations.double().numpy()
         varying = values[:, np.ptp(values, axis=0) > 0]
         correlation = np.corrcoef(varying, rowvar=False)
-        if math.isnan(got):
+        if math.isnan(as_number(got)):
             if has_constant:
                 raise NotYet("you got NaN: a unit that never changes (a dead ReLU outputs 0 on "
                              "every example) has zero variance and no correlation. Leave such "
@@ -92,9 +90,7 @@ def _check_correlation(answer) -> None:
             if _close(got, float(total / (n_all * (n_all - 1)))):
                 raise NotYet("constant units were counted as correlation 0; leave them out of "
                              "the average altogether (they have no correlation at all).")
-        raise NotYet(f"expected {want:.4f} on activations of shape {tuple(activations.shape)}, "
-                     f"got {got:.4f}. Correlate the columns (units), take absolute values and "
-                     f"average over the pairs of different units, leaving constant units out.")
+        raise NotYet(precision_hint(got, want, scale=1.0) or "")
     return None
 
 
@@ -114,9 +110,10 @@ def _probe_model(n_hidden: int, activation: str = "relu", dropout: float = 0.0,
     """An MLP whose output equals its last hidden layer, so every deletion shows in the output.
 
     The first Linear gives every unit a different, strictly positive input; the later ones are
-    identities (or a permutation between hidden layers 0 and 1), with zero bias.
+    identities (or a permutation between hidden layers 0 and 1), with zero bias. (`mlp`
+    draws its initial weights from the global generator, inside `check`'s guard; they are
+    all overwritten here.)
     """
-    torch.manual_seed(3)
     model = mlp([5] + [N_UNITS] * (n_hidden + 1), dropout=dropout, activation=activation)
     linears = [m for m in model if isinstance(m, nn.Linear)]
     generator = torch.Generator().manual_seed(3)
@@ -216,7 +213,11 @@ def _check_generator(answer, model, layer: int, n_delete: int) -> None:
                      "the generator, so that repeats average over different units.")
 
 
-@exercise("3.2", "deleting hidden units")
+@exercise("3.2", "deleting hidden units", reference=delete_units,
+          fallback="return a copy of the model in which exactly n_delete units of hidden layer "
+                   "`layer`, chosen with the generator, output zero also in evaluation mode, "
+                   "and nothing else changes.",
+          variants=known.DELETE_VARIANTS, mistakes=known.DELETE_MISTAKES)
 def _check_delete(answer) -> None:
     one_layer = _probe_model(1)
     for n_delete in (3, 6, 11, 0):
@@ -247,7 +248,15 @@ def _check_delete(answer) -> None:
 
 quiz("3.3", "why the dropout network degrades gracefully",
      digest="17d0cfc2a9be26489dc3261a96676bc754f3309353b4b735290be1c7d454d6b2",
-     hint="compare the two networks' accuracy with nothing deleted, remember what evaluation "
-          "mode does to dropout, and recall that delete_units never rescales. What did each "
-          "unit face, over and over, while the dropout network was trained?",
-     choices="abcd")
+     choices="abcd",
+     hints={
+         "0bbc82a7ea4d2bf16cc4f1134916ae7894323c234f2962e33af0222ac558d13b":
+             "look at how fast each curve falls as more units are deleted, not where it "
+             "starts: a head start in accuracy does not make a curve any flatter.",
+         "1312b97483870f5f7c076076a7b22e013bd693d4030ed8198a8d905bf34a503f":
+             "the deletion curves are measured in evaluation mode, where a dropout layer is "
+             "the identity: at test time the dropout network drops nothing.",
+         "bc89ef5fc05b3cceff233adbd6e402b48853ab0af82b2cd9c34c1bd2fa46ea5f":
+             "delete_units never rescales: it silences the chosen units and leaves the others "
+             "exactly as they were (as your own Exercise 3.2 does).",
+     })

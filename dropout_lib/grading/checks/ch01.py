@@ -12,8 +12,13 @@ import math
 
 import numpy as np
 
-from ..grading import NotYet, call, exercise, quiz
-from ..training import History
+from ...data import corrupt_labels
+from ...training import History, best_epoch, generalization_gap
+from ..helpers import as_number, close, precision_hint
+from ..quizzes import quiz
+from ..registry import exercise
+from ..verdicts import NotYet, call
+from . import ch01_answers as known
 
 
 def _history(train_acc, holdout_acc, train_loss, holdout_loss) -> History:
@@ -48,54 +53,51 @@ def _call_on(answer, history: History):
     return got
 
 
-def _as_float(value, what: str, n_epochs: int | None = None) -> float:
-    if n_epochs is not None and np.ndim(value) == 1 and np.size(value) == n_epochs:
-        raise NotYet(f"{what} should be a single number, got {type(value).__name__} with one "
+def _gap_of(value, n_epochs: int):
+    """The learner's gap, kept as given (its dtype sets the precision), or a hint."""
+    if np.ndim(value) == 1 and np.size(value) == n_epochs:
+        raise NotYet(f"the gap should be a single number, got {type(value).__name__} with one "
                      "value per epoch; the exercise asks for the value after the last epoch "
                      "only.")
-    if np.ndim(value) > 0 or isinstance(value, str | bytes):
-        raise NotYet(f"{what} should be a single number, got {type(value).__name__}.")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise NotYet(f"{what} should be a single number, got {type(value).__name__}.") from None
-    if not math.isfinite(number):
-        raise NotYet(f"{what} should be a finite number, got {number}.")
-    return number
+    as_number(value, "the gap", finite=True)
+    return value
 
 
-def _close(a: float, b: float) -> bool:
-    return abs(a - b) < 1e-9
+def _is(got, want: float) -> bool:
+    return close(got, want, scale=1.0)  # accuracies are of size 1, whatever the gap
 
 
-@exercise("1.1", "the generalisation gap")
+@exercise("1.1", "the generalisation gap", reference=generalization_gap,
+          fallback="the gap is the holdout error minus the training error after the last "
+                   "epoch, with error = 1 - accuracy; check which lists and which epoch you "
+                   "read.",
+          variants=known.GAP_VARIANTS, mistakes=known.GAP_MISTAKES)
 def _check_gap(answer) -> None:
     for h in _HISTORIES:
-        got = _as_float(_call_on(answer, h), "The gap", len(h.train_acc))
+        got = _gap_of(_call_on(answer, h), len(h.train_acc))
         want = h.train_acc[-1] - h.holdout_acc[-1]
-        if _close(got, want):
+        if _is(got, want):
             continue
-        if _close(got, abs(want)):
+        if _is(got, abs(want)):
             raise NotYet("the gap can be negative: when the holdout error is below the training "
                          "error (as with dropout later in this chapter), keep the minus sign "
                          "instead of taking abs().")
-        if _close(got, -want):
+        if _is(got, -want):
             raise NotYet("the sign is flipped: the gap is holdout error minus training error, "
                          "and it is positive when the network does better on its training data.")
-        if _close(got, 100 * want) or _close(got, -100 * want):
+        if _is(got, 100 * want) or _is(got, -100 * want):
             raise NotYet("give the gap as a fraction (0.25), not in percent (25).")
-        if _close(got, h.holdout_loss[-1] - h.train_loss[-1]):
+        if _is(got, h.holdout_loss[-1] - h.train_loss[-1]):
             raise NotYet("that is the gap in loss; the exercise asks for the gap in error, "
                          "where error = 1 - accuracy.")
-        if _close(got, h.train_acc[0] - h.holdout_acc[0]):
+        if _is(got, h.train_acc[0] - h.holdout_acc[0]):
             raise NotYet("that is the gap after the first epoch; use the last one (index -1).")
-        if _close(got, max(h.train_acc) - max(h.holdout_acc)):
+        if _is(got, max(h.train_acc) - max(h.holdout_acc)):
             raise NotYet("use the values after the last epoch, not the best values of each curve.")
-        if _close(got, float(np.mean(h.train_acc) - np.mean(h.holdout_acc))):
+        if _is(got, float(np.mean(h.train_acc) - np.mean(h.holdout_acc))):
             raise NotYet("that is the average gap over all epochs; use the values after the last "
                          "epoch only.")
-        raise NotYet("compute (1 - holdout accuracy) - (1 - training accuracy) after the last "
-                     "epoch, from history.train_acc and history.holdout_acc.")
+        raise NotYet(precision_hint(got, want, scale=1.0) or "")
 
 
 def _check_noisy_labels(answer, labels: np.ndarray, fraction: float, n_classes: int) -> None:
@@ -137,7 +139,10 @@ def _check_noisy_labels(answer, labels: np.ndarray, fraction: float, n_classes: 
                  "positions, without replacement.")
 
 
-@exercise("1.2", "label noise")
+@exercise("1.2", "label noise", reference=corrupt_labels,
+          fallback="choose exactly round(fraction * n) positions without replacement and move "
+                   "each to a different class, drawn uniformly from the other classes with rng.",
+          variants=known.CORRUPT_VARIANTS, mistakes=known.CORRUPT_MISTAKES)
 def _check_corrupt(answer) -> None:
     n_classes = 10
     labels = np.random.default_rng(123).integers(0, n_classes, size=1000)
@@ -184,12 +189,22 @@ _TIE = _history([0.3, 0.5, 0.6, 0.7, 0.8], [0.4, 0.6, 0.5, 0.6, 0.5],
                 [2.0, 1.5, 1.2, 1.0, 0.8], [1.0, 0.5, 0.7, 0.5, 0.9])
 
 
-@exercise("1.3", "early stopping")
+def _epoch_of(value):
+    """A 0-dim integer tensor or array counts as an int (argmin returns one)."""
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item") \
+            and "int" in str(getattr(value, "dtype", "")):
+        return int(value.item())
+    return value
+
+
+@exercise("1.3", "early stopping", reference=best_epoch,
+          fallback="return the epoch (counted from 1) with the lowest holdout loss.",
+          variants=known.EPOCH_VARIANTS, mistakes=known.EPOCH_MISTAKES)
 def _check_best_epoch(answer) -> None:
     for h in [_EARLY_STOPPING, _TIE, *_HISTORIES]:
-        got = _call_on(answer, h)
+        got = _epoch_of(_call_on(answer, h))
         lowest = min(h.holdout_loss)
-        if isinstance(got, float | np.floating) and _close(float(got), lowest):
+        if isinstance(got, float | np.floating) and abs(float(got) - lowest) < 1e-9:
             raise NotYet("that is the lowest holdout loss itself; return the epoch at which it "
                          "happens.")
         if isinstance(got, bool) or not isinstance(got, int | np.integer):
@@ -214,11 +229,22 @@ def _check_best_epoch(answer) -> None:
         if got == len(h.holdout_loss):
             raise NotYet("that is simply the last epoch; find the epoch with the lowest holdout "
                          "loss.")
-        raise NotYet("return the epoch (counted from 1) with the lowest holdout loss.")
+        raise NotYet()
 
 
+# Hints are keyed by the digest of the wrong letter they answer (`python -m dropout_lib.grading
+# digest 1.4 a b c d` prints them), so that the source does not show which letter is right.
 quiz("1.4", "what 100% training accuracy means",
      digest="b352d28661263eec1ab8896b21f2f299d3a10a3fe9a29a65ef3292f731a65da1",
-     hint="how many of the training labels are correct? What must a network do to get every "
-          "one of them 'right'?",
-     choices="abcd")
+     choices="abcd",
+     hints={
+         "bb33fc83ad45291a5ac59e2a9d0b2a7b290c23796eb45e25dc0c5045e140c0b3":
+             "30% of the training labels are wrong: what would a network that knew the digits "
+             "perfectly score against those labels, and what does scoring 100% on them take?",
+         "b0fa9d5e6bbc084fe8969777a8551b6dcc169aae0d3c1cbc562d8d3292d3ddce":
+             "wrong labels cap the accuracy of a network that predicts the true digit, not of "
+             "one with enough parameters to fit any labels it is given, right or wrong.",
+         "a10e58e6dabf6c4934cac9927d692df38301e8857f85a79dc916f440fa5721cd":
+             "the course measures accuracy in evaluation mode (training.evaluate calls "
+             "model.eval()), where dropout is off, so training accuracy does say something.",
+     })

@@ -6,13 +6,40 @@ import math
 
 import torch
 
-from ..grading import NotYet, call, exercise, quiz
+from ...variants import GaussianDropout, SpatialDropout, drop_path
+from ..helpers import generator as _generator
+from ..quizzes import quiz
+from ..registry import exercise
+from ..verdicts import NotYet, call
+from . import ch08_answers as known
+from .masks import check_count_spread
 
 F64 = torch.float64
+HUANG = ("Huang et al. (2016), who introduced stochastic depth, drew one coin per mini-batch, did "
+         "not scale in training and multiplied the branch by its survival probability at test "
+         "time. This exercise asks for the later per-example form (as in timm): one coin per "
+         "example, kept branches divided by 1 - p in training, and x + branch(x) at test time.")
 
 
-def _generator(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+def gaussian_reference(x, p, training, generator):
+    return GaussianDropout(p, generator=generator).train(training)(x)
+
+
+def spatial_reference(x, p, training, generator):
+    return SpatialDropout(p, generator=generator).train(training)(x)
+
+
+def residual_reference(x, branch, p, training, generator):
+    return x + drop_path(branch(x), p, training, generator)
+
+
+def _share_hint(share: float, p: float, what: str) -> str:
+    if abs(share - (1 - p)) < 0.05:
+        return (f"with p = {p} about {share:.0%} of the {what} were dropped instead of {p:.0%}: "
+                "you used p as the keep probability. p is the probability of DROPPING; keep "
+                "with probability 1 - p.")
+    return (f"with p = {p} about {p:.0%} of the {what} should be dropped, but {share:.0%} "
+            "were; keep each with probability 1 - p.")
 
 
 def _as_output(value, x: torch.Tensor, what: str) -> torch.Tensor:
@@ -52,7 +79,22 @@ def _check_generator(answer, make_args, what: str) -> None:
 
 # --- 8.1 Gaussian dropout ---------------------------------------------------------------------
 
-@exercise("8.1", "Gaussian dropout")
+def _check_normal(ratio: torch.Tensor) -> None:
+    """The noise's skewness and excess kurtosis are 0 for a normal distribution; over 200,000
+    draws their standard errors are 0.0055 and 0.011, so 0.05 and 0.1 are far outside."""
+    z = (ratio - ratio.mean()) / ratio.std()
+    skew, kurtosis = (z**3).mean().item(), (z**4).mean().item() - 3
+    if abs(skew) > 0.05 or abs(kurtosis) > 0.1:
+        raise NotYet(f"the noise has the right mean and spread but is not normal (skewness "
+                     f"{skew:.2f} and excess kurtosis {kurtosis:.2f}, where a normal "
+                     "distribution has 0 and 0): draw it with torch.randn, not torch.rand or "
+                     "another distribution.")
+
+
+@exercise("8.1", "Gaussian dropout", reference=gaussian_reference,
+          fallback="multiply each element by its own normal noise with mean 1 and variance "
+                   "p / (1 - p), in training mode only.",
+          variants=known.GAUSSIAN_VARIANTS, mistakes=known.GAUSSIAN_MISTAKES)
 def _check_gaussian(answer) -> None:
     what = "gaussian_dropout"
     for shape in ((7, 5), (3, 4, 5)):
@@ -70,6 +112,9 @@ def _check_gaussian(answer) -> None:
                          "dropout multiplies by noise drawn from a normal distribution.")
         added = y - x
         ratio = y / x
+        if p == 0.5 and bool((ratio == ratio[:, :1]).all()):
+            raise NotYet("every element of an example got the same noise value; draw one noise "
+                         "value per element (noise of x's full shape).")
         if abs(added.mean().item()) < 0.05 and abs(added.std().item() / std - 1) < 0.03 \
                 and abs(ratio.std().item() / std - 1) > 0.1:
             raise NotYet("the noise is added to x; Gaussian dropout *multiplies* x by noise "
@@ -87,6 +132,7 @@ def _check_gaussian(answer) -> None:
             raise NotYet(f"the noise should have mean 1, but y / x averages {mean:.2f}.")
         got = ratio.std().item()
         if abs(got / std - 1) < 0.03:
+            _check_normal(ratio)
             continue
         if abs(got / math.sqrt(p) - 1) < 0.03:
             raise NotYet("the noise's standard deviation is sqrt(p); to match inverted "
@@ -97,8 +143,8 @@ def _check_gaussian(answer) -> None:
         if abs(got / math.sqrt((1 - p) / p) - 1) < 0.03:
             raise NotYet("the standard deviation is sqrt((1 - p) / p): p is the drop rate, "
                          "so use sqrt(p / (1 - p)).")
-        raise NotYet(f"at p = {p} the noise should have standard deviation "
-                     f"sqrt(p / (1 - p)) = {std:.3f}, but y / x has {got:.3f}.")
+        raise NotYet(f"at p = {p} the noise has standard deviation {got:.3f}; Gaussian dropout's "
+                     "has the variance of inverted dropout's mask, p / (1 - p).")
     x = torch.randn(6, 7, generator=_generator(4), dtype=F64)
     if not torch.allclose(_run(answer, x, 0.0, True, _generator(2), what=what), x):
         raise NotYet("at p = 0 the noise has variance 0, so the output equals the input.")
@@ -112,7 +158,10 @@ def _branch(t: torch.Tensor) -> torch.Tensor:
     return 0.5 * t.abs() + 1.0
 
 
-@exercise("8.3", "DropPath in a residual block")
+@exercise("8.3", "DropPath in a residual block", reference=residual_reference,
+          fallback="return x + branch(x), with the branch of each example dropped with "
+                   "probability p in training and the kept branches scaled by 1 / (1 - p).",
+          variants=known.RESIDUAL_VARIANTS, mistakes=known.RESIDUAL_MISTAKES)
 def _check_residual(answer) -> None:
     what = "residual_forward"
     p = 0.3
@@ -121,14 +170,11 @@ def _check_residual(answer) -> None:
         full = x + _branch(x)
         evaluated = _run(answer, x, _branch, p, False, _generator(2), what=what)
         if torch.allclose(evaluated, x + (1 - p) * _branch(x)):
-            raise NotYet("in evaluation mode you scaled the branch by 1 - p; with the 1 / (1 - p) "
-                         "scaling during training, nothing changes at test time.")
+            raise NotYet("in evaluation mode you scaled the branch by 1 - p, its survival "
+                         "probability: " + HUANG)
         if not torch.allclose(evaluated, full):
             raise NotYet("in evaluation mode (training=False) the block must compute "
                          "x + branch(x): DropPath is off at test time.")
-        if not torch.allclose(_run(answer, x, _branch, 0.0, True, _generator(2), what=what),
-                              full):
-            raise NotYet("at p = 0 the block must compute x + branch(x).")
     for shape in ((4000, 6), (4000, 2, 3, 3)):
         x = torch.randn(shape, generator=_generator(3), dtype=F64)
         branch = _branch(x)
@@ -146,31 +192,38 @@ def _check_residual(answer) -> None:
         values = per_example.ravel()
         is_zero = torch.isclose(values, torch.zeros((), dtype=F64))
         if torch.allclose(values[~is_zero], torch.ones((), dtype=F64)):
-            raise NotYet("kept branches are not rescaled; divide them by 1 - p so the expected "
-                         "output equals x + branch(x).")
+            raise NotYet("kept branches are not rescaled in training. " + HUANG)
         if not torch.allclose(values[~is_zero], torch.tensor(1 / (1 - p), dtype=F64)):
             raise NotYet("a kept branch should be multiplied by exactly 1 / (1 - p).")
         share = is_zero.double().mean().item()
         if share in (0.0, 1.0):
-            raise NotYet("every example got the same coin: one draw for the whole batch. "
-                         "Draw one coin per example.")
+            raise NotYet("every example got the same coin, one draw for the whole batch. " + HUANG)
         if abs(share - p) > 0.05:
-            raise NotYet(f"with p = {p} about {p:.0%} of the examples should lose their branch, "
-                         f"but {share:.0%} did; keep each with probability 1 - p.")
+            raise NotYet(_share_hint(share, p, "examples' branches"))
+    x = torch.randn(40, 3, generator=_generator(6), dtype=F64)
+    draws = _generator(7)
+    check_count_spread(lambda: (_run(answer, x, _branch, p, True, draws, what=what) - x)
+                       .flatten(1)[:, 0], 40, p)
+    for shape in ((5, 4), (3, 2, 4, 4)):
+        x = torch.randn(shape, generator=_generator(1), dtype=F64)
+        if not torch.allclose(_run(answer, x, _branch, 0.0, True, _generator(2), what=what),
+                              x + _branch(x)):
+            raise NotYet("at p = 0 the block must compute x + branch(x).")
     x = torch.randn(50, 4, generator=_generator(5), dtype=F64)
     _check_generator(answer, lambda g: (x, _branch, 0.5, True, g), what)
 
 
 # --- 8.2 spatial dropout -----------------------------------------------------------------------
 
-@exercise("8.2", "spatial dropout")
+@exercise("8.2", "spatial dropout", reference=spatial_reference,
+          fallback="zero each whole channel of each example with probability p, independently, "
+                   "and scale the kept channels by 1 / (1 - p), in training mode only.",
+          variants=known.SPATIAL_VARIANTS, mistakes=known.SPATIAL_MISTAKES)
 def _check_spatial(answer) -> None:
     what = "spatial_dropout"
     x = torch.rand(3, 4, 5, 5, generator=_generator(1), dtype=F64) + 0.5
     if not torch.allclose(_run(answer, x, 0.5, False, _generator(2), what=what), x):
         raise NotYet("in evaluation mode (training=False) return the input unchanged.")
-    if not torch.allclose(_run(answer, x, 0.0, True, _generator(2), what=what), x):
-        raise NotYet("at p = 0 nothing is dropped: return the input unchanged.")
     for p, shape in ((0.5, (300, 20, 4, 4)), (0.2, (200, 30, 3, 5))):
         x = torch.rand(shape, generator=_generator(3), dtype=F64) + 0.5
         y = _run(answer, x, p, True, _generator(4), what=what)
@@ -192,8 +245,17 @@ def _check_spatial(answer) -> None:
             raise NotYet("kept channels should be multiplied by exactly 1 / (1 - p).")
         share = dropped.double().mean().item()
         if abs(share - p) > 0.05:
-            raise NotYet(f"with p = {p} about {p:.0%} of the channels should be dropped, but "
-                         f"{share:.0%} were; keep each with probability 1 - p.")
+            raise NotYet(_share_hint(share, p, "channels"))
+    few, draws = torch.rand(10, 20, 2, 2, generator=_generator(6), dtype=F64) + 0.5, _generator(7)
+    check_count_spread(lambda: (_run(answer, few, 0.3, True, draws, what=what) != 0)
+                       .flatten(2).any(-1), 200, 0.3)
+    out = _run(answer, x[:4], 0.0, True, _generator(2), what=what)
+    if not torch.allclose(out, x[:4]):
+        if bool((out == 0).all()):
+            raise NotYet("at p = 0 every channel was dropped: you keep a channel with "
+                         "probability p. p is the probability of DROPPING; keep with "
+                         "probability 1 - p.")
+        raise NotYet("at p = 0 nothing is dropped: return the input unchanged.")
     x = torch.rand(8, 6, 3, 3, generator=_generator(5), dtype=F64)
     _check_generator(answer, lambda g: (x, 0.5, True, g), what)
 
@@ -202,6 +264,16 @@ def _check_spatial(answer) -> None:
 
 quiz("8.4", "which variant",
      digest="701df451026be714391d89cb9458cd56f48933cee23a07a83446c8d024db60eb",
-     hint="which variant keeps both the mean and the variance of its input, and so fits "
-          "a network that relies on its activations staying standardised?",
-     choices="abcd")
+     choices="abcd",
+     hints={
+         "46da091ea519199cc98a8aef44d61fe6ec30a9e785744b561d8030b0e2622d72":
+             "standard dropout keeps the mean, but zeros and rescaled units change the "
+             "variance; which variant was designed to keep SELU's mean and variance?",
+         "3b1c4da354060c7640f2ef2376381bb1c026d1193b10a3388917781d23f968bb":
+             "spatial dropout zeros whole feature maps and rescales the rest, which changes "
+             "the variance just as standard dropout does.",
+         "68391d076b6c010bfd4569d62e97b7805e8c34cc07fdb783455445f9a7ae69a2":
+             "DropPath drops whole residual branches and rescales the kept ones, which changes "
+             "the variance of the sum; which variant was designed for self-normalising "
+             "networks?",
+     })

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..grading import NotYet, call, exercise, quiz
-from ..practice import project_max_norm
+from ...practice import best_rate, block_with_dropout, project_max_norm
+from ..helpers import as_number, close
+from ..quizzes import quiz
+from ..registry import exercise
+from ..verdicts import NotYet, call
+from . import ch07_answers as known
+
+BROADCAST_HINT = ("the factor for each row has shape (out_features,), and broadcasting lines it "
+                  "up with the *last* axis, the columns; keep the row axis (norm(dim=1, "
+                  "keepdim=True), or factor[:, None]) so that each row gets its own factor.")
 
 # --- 7.4 -----------------------------------------------------------------------------------
 
@@ -35,21 +42,36 @@ def _scaled_rows(weight: torch.Tensor, norms: torch.Tensor, c: float) -> torch.T
     return weight * torch.clamp(c / norms, max=1.0)[:, None]
 
 
-@exercise("7.4", "the max-norm constraint")
+def _call_max_norm(answer, weight: torch.Tensor, c: float):
+    try:
+        return call(answer, weight.clone(), c)
+    except NotYet as err:
+        if "must match the size of tensor" in str(err):
+            raise NotYet(BROADCAST_HINT) from None
+        raise
+
+
+@exercise("7.4", "the max-norm constraint", reference=project_max_norm,
+          fallback="scale down each row (one unit's incoming weights) whose Euclidean length "
+                   "exceeds c to length c, and leave the other rows exactly as they are.",
+          variants=known.MAX_NORM_VARIANTS, mistakes=known.MAX_NORM_MISTAKES)
 def _check_max_norm(answer) -> None:
     for weight, c in _max_norm_cases():
         original = weight.clone()
-        got = call(answer, weight.clone(), c)
+        got = _call_max_norm(answer, weight, c)
         if not isinstance(got, torch.Tensor):
             raise NotYet(f"return a tensor, got {type(got).__name__}.")
         if got.shape != weight.shape:
             raise NotYet(f"return a tensor of the same shape as the weight: expected "
                          f"{tuple(weight.shape)}, got {tuple(got.shape)}.")
-        got = got.detach().to(torch.float64)
         want = project_max_norm(original, c)
-        if torch.allclose(got, want, rtol=1e-6, atol=1e-9):
+        if close(got, want):
             continue
+        got = got.detach().to(torch.float64)
         row_norms = original.norm(dim=1)
+        if weight.shape[0] == weight.shape[1] and torch.allclose(
+                got, original * torch.clamp(c / row_norms, max=1.0)[None, :]):
+            raise NotYet(BROADCAST_HINT)
         if torch.allclose(got, original * (c / row_norms)[:, None], rtol=1e-6, atol=1e-9):
             raise NotYet("rows already inside the bound must stay exactly as they are; only "
                          "rows whose norm exceeds c are scaled down (use min(1, c / norm)).")
@@ -69,8 +91,7 @@ def _check_max_norm(answer) -> None:
         if torch.allclose(got, _scaled_rows(original, row_norms, 1.0), rtol=1e-6, atol=1e-9):
             raise NotYet("the long rows end up with norm 1 instead of c: multiply by c / norm, "
                          "not 1 / norm.")
-        raise NotYet("each row w of the weight should become w * min(1, c / ||w||), with ||w|| "
-                      "the Euclidean norm of that row.")
+        raise NotYet()
 
 
 # --- 7.1 -----------------------------------------------------------------------------------
@@ -89,22 +110,23 @@ _SWEEPS = [
 
 
 def _same(a: float, b: float) -> bool:
-    return abs(a - b) < 1e-9
+    return abs(a - b) < 1e-6  # rates and errors differ by 0.01 or more
 
 
-@exercise("7.1", "choosing the rate from a sweep")
+@exercise("7.1", "choosing the rate from a sweep", reference=best_rate,
+          fallback="average each rate's errors over the seeds, then return the rate (an "
+                   "element of rates) whose average is lowest.",
+          variants=known.RATE_VARIANTS, mistakes=known.RATE_MISTAKES)
 def _check_best_rate(answer) -> None:
     for rates, errors in _SWEEPS:
         errors = np.array(errors)
         got = call(answer, list(rates), errors.copy())
-        if isinstance(got, np.ndarray) and got.size == 1:
-            got = got.item()
-        if isinstance(got, bool) or not isinstance(got, numbers.Real):
+        if isinstance(got, list | tuple | str):
             raise NotYet(f"return one rate, a number, got {type(got).__name__}.")
-        got = float(got)
+        raw, got = got, as_number(got, "the rate", finite=True)
         mean = errors.mean(axis=0)
         index = int(np.argmin(mean))
-        if _same(got, rates[index]):
+        if close(raw, rates[index]):
             continue
         if got in (index, index + 1) and not any(_same(got, r) for r in rates):
             raise NotYet("that is the position of the best rate in the list; return the rate "
@@ -127,8 +149,7 @@ def _check_best_rate(answer) -> None:
         if _same(got, rates[int(np.argmin(seed_means))]):
             raise NotYet("you averaged over the wrong axis: errors has one row per seed and one "
                          "column per rate, so average over axis 0.")
-        raise NotYet("average the errors over the seeds (axis 0), then return the rate whose "
-                     "mean error is lowest.")
+        raise NotYet()
 
 
 # --- 7.3 -----------------------------------------------------------------------------------
@@ -145,7 +166,10 @@ def _kind(module: nn.Module) -> str | None:
     return None
 
 
-@exercise("7.3", "placing dropout next to batch norm")
+@exercise("7.3", "placing dropout next to batch norm", reference=block_with_dropout,
+          fallback="build Linear, BatchNorm1d, ReLU and the last Linear, with one Dropout(p) "
+                   "where it neither feeds a batch norm nor drops the logits.",
+          variants=known.BLOCK_VARIANTS, mistakes=known.BLOCK_MISTAKES)
 def _check_block(answer) -> None:
     for n_in, n_hidden, n_out, p in ((64, 32, 10, 0.5), (5, 12, 3, 0.2), (9, 7, 4, 0.3)):
         model = call(answer, n_in, n_hidden, n_out, p)
@@ -197,6 +221,19 @@ def _check_block(answer) -> None:
 
 quiz("7.2", "the width for a higher drop rate",
      digest="a30572888f6c5769218bd86bbb34a6a16d2027d9642ae3b669785f2c05a75062",
-     hint="keep the expected number of units that survive at 128. PyTorch's p is the drop "
-          "rate, so a unit survives with probability 1 - p; solve (1 - p) * n = 128 for n.",
-     step=1.0)
+     step=1.0,
+     fallback="keep the expected number of working units at 128: with PyTorch's p the drop "
+              "rate, what fraction of a layer's units is still working at a training step?",
+     mistakes={
+         128 * 0.6: "that is 128 times p, fewer units than now: dropout takes units away, so "
+                    "the layer must get wider, not narrower.",
+         128 * 0.4: "that is how many of 128 units are still working at a step with p = 0.6; "
+                    "the layer must be wider, so that its survivors number 128 on average.",
+         128 / 0.6: "that divides by p, the probability of *dropping* a unit; by what fraction "
+                    "does a layer's width shrink at a training step?",
+         128: "with p = 0.6 only part of the units work at each step, so keeping as many "
+              "working as before takes more than 128.",
+         128 * 1.6: "adding p * 128 units is not enough: of the wider layer, too, only a "
+                    "fraction of the units survives each step. Count the survivors of your "
+                    "answer.",
+     })

@@ -8,8 +8,15 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..grading import Exercise, NotAttempted, NotYet, _register, answer_digest, call, exercise
-from ..layers import Dropout
+from ...layers import Dropout
+
+from ...mc import mc_predict
+from ...uncertainty import coverage
+from ..helpers import as_number
+from ..quizzes import quiz
+from ..registry import exercise
+from ..verdicts import NotYet, call
+from . import ch06_answers as known
 
 # --- 6.1: the batched MC predictor ---------------------------------------------------------------
 
@@ -107,7 +114,10 @@ def _run_one(answer: Callable, net: nn.Sequential, x: torch.Tensor, samples: int
     return got
 
 
-@exercise("6.1", "MC dropout in one batched pass")
+@exercise("6.1", "MC dropout in one batched pass", reference=mc_predict,
+          fallback="follow the four steps of the exercise: modes and generators set and put "
+                   "back, one pass on the repeated input, mean and spread over the samples.",
+          variants=known.MC_VARIANTS, mistakes=known.MC_MISTAKES)
 def _check_mc_predict(answer) -> None:
     for index, (net, x, samples, start_training) in enumerate(_cases()):
         net.train(start_training)
@@ -181,17 +191,21 @@ def _fraction(inside: torch.Tensor) -> float:
     return inside.double().mean().item()
 
 
-@exercise("6.3", "coverage of a central interval")
+@exercise("6.3", "coverage of a central interval", reference=coverage,
+          fallback="count the targets inside the central interval, on both sides at once, and "
+                   "divide by the number of targets.",
+          variants=known.COVERAGE_VARIANTS, mistakes=known.COVERAGE_MISTAKES)
 def _check_coverage(answer) -> None:
     for y, mean, std in _coverage_data():
         for z in (1.96, 1.0, 1.5, 2.5):
             got = call(answer, y.clone(), mean.clone(), std.clone(), z)
-            if isinstance(got, torch.Tensor) and got.numel() == 1:
-                got = got.item()
-            if isinstance(got, bool) or not isinstance(got, int | float):
+            if isinstance(got, torch.Tensor) and got.shape == (1,):
+                got = got[0]
+            if isinstance(got, str | bytes) or getattr(got, "ndim", 0) != 0:
                 raise NotYet(f"return one Python number (a fraction), got "
                              f"{type(got).__name__}; `.item()` turns a one-element tensor "
                              "into a number.")
+            got = as_number(got, "the coverage", finite=True)
             error = (y - mean).abs()
             want = _fraction(error <= z * std)
             # float32 arithmetic in the answer is fine: fractions here differ by >= 1/200
@@ -220,38 +234,22 @@ def _check_coverage(answer) -> None:
             for value, hint in wrong:
                 if abs(got - value) < 1e-6 and abs(value - want) > 1e-6:
                     raise NotYet(hint)
-            raise NotYet("count the points with |y - mean| <= z * std and divide by the number "
-                         "of points.")
+            raise NotYet()
 
 
 # --- 6.2: which model is uncertain where (a quiz) --------------------------------------------
 
-# answer_digest of the right letter
-_RIGHT = "7027129dd18fa9afff8dda36b0bde0a849a33190bd1b848dd0cf835e473e417f"
-
-
-def _quiz_hints() -> dict[str, str]:
-    return {
-        answer_digest("6.2", "a"): "look at the ReLU panel far from the data: is its band "
-                                   "as narrow there as between -4 and 4?",
-        answer_digest("6.2", "c"): "check which panel is which: which activation keeps "
-                                   "growing linearly, and which one saturates?",
-        answer_digest("6.2", "d"): "compare the width of the band in the gap (-1 to 1) with "
-                                   "its width at |x| = 10, in each panel.",
-    }
-
-
-def _check_quiz(answer) -> None:
-    """A multiple-choice quiz with its own hint for each wrong letter."""
-    if callable(answer):
-        answer = call(answer)
-    if answer is None or answer is Ellipsis:
-        raise NotAttempted()
-    if not isinstance(answer, str) or answer.strip().lower() not in ("a", "b", "c", "d"):
-        raise NotYet("answer with one of 'a', 'b', 'c', 'd'.")
-    digest = answer_digest("6.2", answer.strip().lower())
-    if digest != _RIGHT:
-        raise NotYet(_quiz_hints()[digest])
-
-
-_register(Exercise("6.2", "which model is uncertain where", _check_quiz, "quiz"))
+quiz("6.2", "which model is uncertain where",
+     digest="7027129dd18fa9afff8dda36b0bde0a849a33190bd1b848dd0cf835e473e417f",
+     choices="abcd",
+     hints={
+         "7f73821ea0c2fb9c2e85c5809dc1edfd88771690d18d03d0a2aaa6f8138b4d82":
+             "look at the ReLU panel far from the data: is its band as narrow there as between "
+             "-4 and 4?",
+         "e8bc15aeb6194b1b2f6a46175a2d8db048b9aa961c7e59d0987392cff7019349":
+             "check which panel is which: which activation keeps growing linearly, and which "
+             "one saturates?",
+         "5bc6dfe938bfbfc7a58004ff1dc72e7b63c164b515bfd70d04580a79e1eb17e4":
+             "compare the width of the band in the gap (-1 to 1) with its width at |x| = 10, "
+             "in each panel.",
+     })

@@ -5,26 +5,28 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..ensembles import enumerate_masks, geometric_mean, mask_probabilities
-from ..grading import NotYet, call, exercise, quiz
+from ...ensembles import enumerate_masks, geometric_mean, mask_probabilities
+from ..helpers import as_array, close
+from ..quizzes import quiz
+from ..registry import exercise
+from ..verdicts import NotYet, call
+from . import ch04_answers as known
+
+BROADCAST_HINT = ("weights has shape (n_members,), so it broadcasts against the *last* axis of "
+                  "probs (the classes), not the first (the members); give it one axis per axis "
+                  "of probs, for example weights.reshape(-1, *[1] * (probs.dim() - 1)).")
 
 
-def _as_array(value, what: str) -> np.ndarray:
-    """The learner's tensor, array or nested list as a float64 NumPy array."""
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise NotYet(f"{what} should be a tensor or an array of numbers, got "
-                     f"{type(value).__name__}.") from None
-    return array
+def _float64(value, what: str) -> np.ndarray:
+    return as_array(value, what).astype(np.float64)
 
 
-@exercise("4.1", "every mask of a layer")
+@exercise("4.1", "every mask of a layer", reference=enumerate_masks,
+          fallback="list every 0/1 row of n_units entries exactly once: 2**n_units rows.",
+          variants=known.MASKS_VARIANTS, mistakes=known.MASKS_MISTAKES)
 def _check_masks(answer) -> None:
     for n_units in (3, 1, 5, 2):
-        got = _as_array(call(answer, n_units), "The masks")
+        got = _float64(call(answer, n_units), "the masks")
         n_masks = 2**n_units
         if got.shape == (n_units, n_masks) and n_units != n_masks:
             raise NotYet("the result is transposed: give one row per mask and one column per "
@@ -59,15 +61,19 @@ def _probability_cases():
         yield masks[torch.as_tensor(rng.permutation(len(masks))[:3])], p
 
 
-@exercise("4.2", "how likely each mask is")
+@exercise("4.2", "how likely each mask is", reference=mask_probabilities,
+          fallback="a mask's probability multiplies one factor per unit: the probability of "
+                   "that unit being kept or dropped, as the mask says.",
+          variants=known.PROBABILITY_VARIANTS, mistakes=known.PROBABILITY_MISTAKES)
 def _check_probabilities(answer) -> None:
     for masks, p in _probability_cases():
-        got = _as_array(call(answer, masks.clone(), p), "The probabilities").reshape(-1)
+        raw = call(answer, masks.clone(), p)
+        got = _float64(raw, "the probabilities").reshape(-1)
         want = mask_probabilities(masks, p).numpy()
         if got.shape != want.shape:
             raise NotYet(f"return one probability per mask (per row): {len(want)} numbers, "
                          f"got {got.size}.")
-        if np.allclose(got, want, rtol=1e-6, atol=1e-9):
+        if close(as_array(raw).reshape(-1), want):
             continue
         kept = masks.sum(1).numpy()
         dropped = masks.shape[1] - kept
@@ -84,36 +90,53 @@ def _check_probabilities(answer) -> None:
         if np.allclose(got, per_unit.sum(1)) or np.allclose(got, per_unit.mean(1)):
             raise NotYet("the units are independent, so multiply their probabilities; do not "
                          "add or average them.")
-        raise NotYet("a mask's probability is the product over its units of (1 - p) for a "
-                     "kept unit and p for a dropped one.")
+        raise NotYet()
 
 
 def _member_cases():
-    """(probs, weights): several shapes, weights far from uniform."""
+    """(probs, weights): several shapes, weights far from uniform. In the first, the members
+    and the classes are equally many, so weights that broadcast against the classes run."""
     rng = np.random.default_rng(40)
-    for n_members, shape in ((4, (3, 5)), (8, (2,)), (3, (6, 4)), (5, (1, 10))):
+    for n_members, shape in ((4, (3, 4)), (4, (3, 5)), (8, (2,)), (3, (6, 4)), (5, (1, 10))):
         logits = rng.normal(scale=2.0, size=(n_members, *shape))
         probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
         weights = rng.dirichlet(np.full(n_members, 0.5))
         yield torch.as_tensor(probs), torch.as_tensor(weights)
 
 
-@exercise("4.3", "the geometric-mean prediction")
+def _call_members(answer, probs: torch.Tensor, weights: torch.Tensor):
+    try:
+        return call(answer, probs.clone(), weights.clone())
+    except NotYet as err:
+        if "must match the size of tensor" in str(err) or "could not be broadcast" in str(err):
+            raise NotYet(BROADCAST_HINT) from None
+        raise
+
+
+def normalise(values: np.ndarray) -> np.ndarray:
+    return values / values.sum(-1, keepdims=True)
+
+
+@exercise("4.3", "the geometric-mean prediction", reference=geometric_mean,
+          fallback="weight each member's log-probabilities, add them over the members, then "
+                   "turn the result back into a distribution over the classes.",
+          variants=known.GEOMETRIC_VARIANTS, mistakes=known.GEOMETRIC_MISTAKES)
 def _check_geometric(answer) -> None:
     for probs, weights in _member_cases():
-        got = _as_array(call(answer, probs.clone(), weights.clone()), "The prediction")
+        raw = _call_members(answer, probs, weights)
+        got = _float64(raw, "the prediction")
         want = geometric_mean(probs, weights).numpy()
         if got.shape != want.shape:
             raise NotYet(f"combine over the members (the first axis): for probs of shape "
                          f"{tuple(probs.shape)} the result has shape {want.shape}, got "
                          f"{got.shape}.")
-        if np.allclose(got, want, rtol=1e-6, atol=1e-9):
+        if close(raw, want):
             continue
         log_probs, w = probs.log().numpy(), weights.numpy()
+        if probs.shape[-1] == len(w) and np.allclose(
+                got, normalise(np.exp((log_probs * w).sum(0)))):
+            raise NotYet(BROADCAST_HINT)
         unnormalised = np.exp(np.tensordot(w, log_probs, axes=1))
-
-        def normalise(values):
-            return values / values.sum(-1, keepdims=True)
 
         if np.allclose(got, np.tensordot(w, probs.numpy(), axes=1)) \
                 or np.allclose(got, probs.numpy().mean(0)):
@@ -128,12 +151,20 @@ def _check_geometric(answer) -> None:
         if np.allclose(got, normalise(np.exp(log_probs.sum(0)))):
             raise NotYet("the plain product ignores the weights: raise each member's "
                          "probabilities to the power of its weight before multiplying.")
-        raise NotYet("compute exp(sum_k w_k log P_k) over the members, then divide each row by "
-                      "its sum over the classes (the last axis).")
+        raise NotYet()
 
 
 quiz("4.4", "where the bagging analogy breaks",
      digest="a725e9766587f7332ef8147fbca94de74ab1e02f391456a4e9ea2d244c452b66",
-     hint="how many parameters does each subnetwork own, and how many training steps does a "
-          "typical subnetwork ever get?",
-     choices="abcd")
+     choices="abcd",
+     hints={
+         "60e24cc99565c0904d0a0cc681c14224b84cc459d2ef8cd5af226195cd22eb6f":
+             "dropout draws a new mask at every training step, on the same training data: does "
+             "any subnetwork get a bootstrap sample of its own, or train until it converges?",
+         "29e8a9a73c8770361fd9d40ce1c11db7b30b8c662fda9bbf6d1faf74072e4d92":
+             "in evaluation mode PyTorch runs the network once, with every unit present; how "
+             "many subnetworks would 'every subnetwork' be for a layer of 100 units?",
+         "ef283b220802e667a11ee11c59af7d5993cd5ccf7168c805e2545f8039c12bcd":
+             "a unit's weights are the same tensor in every subnetwork that keeps the unit: "
+             "how many parameters does each subnetwork own?",
+     })
