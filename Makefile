@@ -11,7 +11,7 @@ export JUPYTER_PLATFORM_DIRS := 1
 
 NOTEBOOKS := $(wildcard chapters/*.ipynb solutions/*.ipynb)
 
-.PHONY: help setup book test browser unit notebooks lab execute grade lint lock bench clean
+.PHONY: help setup book test browser unit notebooks lab execute grade lint lock bench clean pdf
 
 help:
 	@echo "make book     build the website into _build/html"
@@ -19,6 +19,7 @@ help:
 	@echo "              and every page of the website in headless Chromium (skipped without it)"
 	@echo "make browser  only the book build and the browser test (screenshots in _build/screenshots)"
 	@echo "make lab      open the chapters in JupyterLab"
+	@echo "make pdf      the whole book as one PDF, _build/pdf/book.pdf (printed by Chromium)"
 	@echo "make grade    run your notebooks and print the scorecard (GRADE=\"solutions\" to pick others)"
 	@echo "make execute  re-run every notebook top to bottom and store its outputs (authors)"
 	@echo "make lint     ruff on the library and tests"
@@ -43,6 +44,10 @@ CHROMIUM := /usr/bin/chromium
 test: $(STAMP)
 	@test -x $(CHROMIUM) || echo "make test: the browser test will be skipped: no Chromium at $(CHROMIUM) (apt-get install chromium)"
 	$(BIN)/python -m pytest
+
+# The whole book as one PDF: a single-page build printed by Chromium (tools/make_pdf.py).
+pdf: $(STAMP)
+	$(BIN)/python tools/make_pdf.py
 
 browser: $(STAMP)
 	$(BIN)/python -m pytest tests/test_book.py tests/test_browser.py

@@ -1,19 +1,42 @@
 """The built website, page by page, in headless Chromium (Debian's /usr/bin/chromium).
 
-Every page listed in `_toc.yml` is served from 127.0.0.1 and opened with Playwright. On each:
-no local request fails; every image has loaded and every figure has alt text; no raw MyST
-shows in the text; the navigation lists every page of `_toc.yml` with the right chapter
-number; each exercise is numbered like its label and links to its solution; every folded
-block (hints, solutions) stays hidden until clicked. A screenshot of each page is saved
-under `_build/screenshots/`. Skipped, with the reason in the summary, without Chromium.
+Every page listed in `_toc.yml` is served from 127.0.0.1 and opened with Playwright, with
+every request outside the site blocked (a reader offline). One visit per page (the `survey`
+fixture) gathers what the tests below assert:
+
+- no local request fails; every image has loaded and every figure has alt text; no raw MyST
+  shows; the navigation lists every page with the right chapter number; each exercise is
+  numbered like its label and links to its solution; folded blocks (hints, solutions) stay
+  hidden until clicked; notebook pages have their Colab, Binder and download buttons;
+- every formula is typeset by the bundled MathJax (an `mjx-container` in every `.math`
+  element, no MathJax error, no raw TeX left in the text), and nothing asks the network;
+- no code or output block is cut (scroll width beyond its client width) at 1280 px or at a
+  phone's 390 px, and the page itself never scrolls sideways; tables may scroll inside the
+  theme's scrollable table container, and only there;
+- axe-core (bundled by axe-playwright-python) finds no serious or critical violation, in
+  light mode and in dark mode; in dark mode every figure sits on a light frame.
+
+Screenshots: `_build/screenshots/PAGE.png` (light, 1280 px) and `_build/screenshots/dark/`.
+`test_search` types a term into the site's search; `test_pdf` checks `make pdf`'s book;
+`test_jupyterlab_numbers_exercises_like_the_book` opens a chapter in a real JupyterLab.
+Skipped, with the reason in the summary, without Chromium.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import os
 import re
 import shutil
+import socket
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urldefrag, urljoin
@@ -26,11 +49,16 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update"]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
+DESKTOP, PHONE = 1280, 390
 
 try:
     from playwright.sync_api import sync_playwright
 except ImportError:  # pragma: no cover - playwright is pinned in requirements.txt
     sync_playwright = None
+try:
+    from axe_playwright_python.sync_playwright import Axe
+except ImportError:  # pragma: no cover - pinned in requirements.txt
+    Axe = None
 
 pytestmark = [
     pytest.mark.slow,
@@ -38,8 +66,9 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(),
                        reason=f"browser test skipped: no Chromium at {CHROMIUM} "
                               "(install it with `apt-get install chromium`)"),
-    pytest.mark.skipif(sync_playwright is None,
-                       reason="browser test skipped: playwright is not installed (make setup)"),
+    pytest.mark.skipif(sync_playwright is None or Axe is None,
+                       reason="browser test skipped: playwright or axe-playwright-python is "
+                              "not installed (make setup)"),
 ]
 
 # MyST that failed to parse shows as text: a fence, a directive option, or a role.
@@ -47,10 +76,17 @@ RAW_MYST = re.compile(r"(^|\n)\s*(:::|```|:label:|:class:)|\{[a-zA-Z][\w:+-]*\}`
 # Where a failed fence or role would end up: text blocks outside code.
 TEXT_BLOCKS = ("p, li, dt, dd, td, th, h1, h2, h3, h4, h5, h6, caption, figcaption, "
                ".admonition-title")
+# TeX that MathJax did not typeset: its delimiters, or a command, left in the text.
+RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\(frac|sum|mathbb|text|hat|sqrt)\b")
 # A figure drawn wider than the text column is scaled down, and its labels with it.
 MIN_FIGURE_SCALE = 0.6
 EXERCISE_LABEL = re.compile(r"^ex-(\d+)-(\d+)$")
 CHAPTER_FILE = re.compile(r"^(\d\d)_")
+# axe-core impacts that fail the test; minor and moderate ones are counted and printed.
+BLOCKING_IMPACTS = ("serious", "critical")
+COLOUR_RULES = ("color-contrast", "link-in-text-block")
+NO_TRANSITIONS = ("*, *::before, *::after "
+                  "{ transition: none !important; animation: none !important; }")
 
 
 # --- the table of contents -----------------------------------------------------------------
@@ -114,19 +150,22 @@ def browser():
             chromium.close()
 
 
-# --- the checks ----------------------------------------------------------------------------
+# --- opening a page ----------------------------------------------------------------------------
 
 
 def open_page(browser, site: str, path: str):
-    """Open one page; return it with the local requests that failed while loading."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    """Open one page offline; return it, the local requests that failed, and the outside
+    requests it tried (all blocked)."""
+    page = browser.new_page(viewport={"width": DESKTOP, "height": 900})
     failed: list[str] = []
+    outside: list[str] = []
 
     def only_local(route):
-        # Nothing leaves the machine: fonts or MathJax from a CDN are not part of the test.
+        # Nothing leaves the machine: the site must work offline.
         if route.request.url.startswith(site):
             route.continue_()
         else:
+            outside.append(route.request.url)
             route.abort()
 
     def request_failed(request):
@@ -145,7 +184,26 @@ def open_page(browser, site: str, path: str):
     page.evaluate("document.querySelectorAll('img').forEach(img => img.loading = 'eager')")
     page.wait_for_function("Array.from(document.images).every(img => img.complete)",
                            timeout=15_000)
-    return page, failed
+    # MathJax typesets after `load`; wait for it (and for its fonts) where the page has math.
+    page.evaluate("""async () => {
+        if (window.MathJax && MathJax.startup && MathJax.startup.promise)
+            await MathJax.startup.promise;
+        await document.fonts.ready;
+    }""")
+    return page, failed, outside
+
+
+def set_theme(page, theme: str) -> None:
+    """Switch the theme as its own toggle does (the `data-theme` and `data-mode` attributes),
+    with CSS transitions off so that colours are final when measured."""
+    page.add_style_tag(content=NO_TRANSITIONS)
+    page.evaluate("""theme => {
+        document.documentElement.dataset.theme = theme;
+        document.documentElement.dataset.mode = theme;
+    }""", theme)
+
+
+# --- the checks ----------------------------------------------------------------------------
 
 
 def check_images(page) -> list[str]:
@@ -273,79 +331,518 @@ def check_folded_blocks(page) -> tuple[list[str], int]:
     return problems, blocks.count()
 
 
-def screenshot(page, path: str) -> Path:
-    target = SCREENSHOTS / Path(path).with_suffix(".png")
+def check_math(page) -> tuple[list[str], int]:
+    """Every formula typeset by MathJax, none with an error, no raw TeX left in the text.
+    Returns (problems, formulas typeset)."""
+    math = page.evaluate("""() => {
+        const formulas = Array.from(document.querySelectorAll('main .math'));
+        const text = [];
+        const walker = document.createTreeWalker(document.querySelector('main') || document.body,
+                                                 NodeFilter.SHOW_TEXT);
+        while (walker.nextNode()) {
+            const node = walker.currentNode;
+            const skip = 'pre, code, script, style, mjx-container, mjx-assistive-mml';
+            if (!node.parentElement.closest(skip))
+                text.push(node.textContent);
+        }
+        return {
+            formulas: formulas.map(m => ({
+                typeset: !!m.querySelector('mjx-container'),
+                error: !!m.querySelector('mjx-merror'),
+                tex: m.querySelector('mjx-container') ? '' : m.textContent.trim().slice(0, 80)})),
+            text: text.join(''),
+            brokenFonts: Array.from(document.fonts).filter(f => f.status === 'error')
+                .map(f => f.family),
+        };
+    }""")
+    problems = [f"formula not typeset: {f['tex']!r}" for f in math["formulas"] if not f["typeset"]]
+    problems += ["a formula typeset with a MathJax error" for f in math["formulas"] if f["error"]]
+    problems += [f"font did not load: {family}" for family in math["brokenFonts"]]
+    raw = RAW_TEX.search(math["text"])
+    if raw:
+        start = max(raw.start() - 40, 0)
+        problems.append(f"raw TeX in the text: {math['text'][start:raw.end() + 40]!r}")
+    return problems, sum(f["typeset"] for f in math["formulas"])
+
+
+MEASURE_BLOCKS = """() => {
+    const blocks = [];
+    const main = document.querySelector('main') || document.body;
+    main.querySelectorAll('pre, .pst-scrollable-table-container, table').forEach(el => {
+        const table = el.tagName === 'TABLE';
+        const kind = el.matches('.pst-scrollable-table-container') ? 'table container'
+            : table ? 'table'
+            : el.closest('.cell_output, .output') ? 'output'
+            : el.closest('.cell_input') ? 'notebook code'
+            : 'code';
+        const text = (el.innerText || el.textContent || '').trim();
+        blocks.push({kind, scroll: el.scrollWidth, client: el.clientWidth,
+                     first: text.split('\\n')[0].slice(0, 90)});
+    });
+    return {blocks, page: [document.documentElement.scrollWidth,
+                           document.documentElement.clientWidth]};
+}"""
+
+
+@dataclass
+class Cut:
+    page: str
+    width: int
+    kind: str
+    index: int
+    first: str
+    overflow: int
+
+    def __str__(self) -> str:
+        return (f"{self.page} at {self.width} px: {self.kind} block {self.index} is cut by "
+                f"{self.overflow} px; its first line: {self.first!r}")
+
+
+def measure_blocks(page, path: str, width: int) -> tuple[int, list[Cut], list[str]]:
+    """Every code and output block (and table) at `width`: (blocks measured, blocks cut,
+    problems). A block is cut when its content is wider than its box (it scrolls). Tables
+    scroll by design only inside the theme's `.pst-scrollable-table-container`, which is
+    counted but not a cut; the page itself must never scroll sideways."""
+    page.set_viewport_size({"width": width, "height": 900})
+    page.wait_for_timeout(50)  # one layout pass at the new width
+    measured = page.evaluate(MEASURE_BLOCKS)
+    cuts, problems, count = [], [], Counter()
+    for block in measured["blocks"]:
+        count[block["kind"]] += 1
+        if block["scroll"] <= block["client"] + 1 or block["kind"] == "table container":
+            continue
+        if block["kind"] == "table":
+            continue  # a table's own box grows with it; its container is what scrolls
+        cuts.append(Cut(path, width, block["kind"], count[block["kind"]], block["first"],
+                        block["scroll"] - block["client"]))
+    page_scroll, page_client = measured["page"]
+    if page_scroll > page_client + 1:
+        problems.append(f"at {width} px the page scrolls sideways ({page_scroll} px of content "
+                        f"in {page_client} px)")
+    blocks = sum(n for kind, n in count.items() if kind not in ("table",))
+    return blocks, cuts, problems
+
+
+def scrolling_tables(page) -> int:
+    return page.evaluate("""Array.from(document.querySelectorAll(
+        'main .pst-scrollable-table-container')).filter(c => c.scrollWidth > c.clientWidth + 1)
+        .length""")
+
+
+def check_accessibility(page, axe, theme: str) -> tuple[list[str], Counter]:
+    """axe-core on the whole page: (serious or critical violations, count of every violation
+    by impact and rule). Light mode runs every rule; dark mode changes only colours, so there
+    it runs the rules that read colours (the others would repeat the light run's results)."""
+    options = {"resultTypes": ["violations"]}
+    if theme != "light":
+        options["runOnly"] = {"type": "rule", "values": list(COLOUR_RULES)}
+    results = axe.run(page, options=options).response
+    blocking, counts = [], Counter()
+    for violation in results["violations"]:
+        impact = violation.get("impact") or "minor"
+        counts[(impact, violation["id"])] += len(violation["nodes"])
+        if impact in BLOCKING_IMPACTS:
+            targets = ", ".join(" ".join(map(str, node["target"]))
+                                for node in violation["nodes"][:3])
+            summary = (violation["nodes"][0].get("failureSummary") or "").replace("\n", " ")
+            blocking.append(f"{theme} mode, axe {impact} {violation['id']} "
+                            f"({len(violation['nodes'])}x: {targets}): {summary[:240]}")
+    return blocking, counts
+
+
+def check_dark_figures(page) -> tuple[list[str], int]:
+    """In dark mode each notebook figure sits on a light frame: a near-white background with
+    some padding around the white PNG, so that its black axes and labels stay readable."""
+    figures = page.evaluate("""Array.from(document.querySelectorAll('main .cell_output img'))
+        .map(img => {
+            const style = getComputedStyle(img);
+            return {src: img.getAttribute('src'), background: style.backgroundColor,
+                    padding: parseFloat(style.paddingLeft) + parseFloat(style.paddingTop)};
+        })""")
+    problems = []
+    for figure in figures:
+        rgb = [int(v) for v in re.findall(r"\d+", figure["background"])[:3]] or [0, 0, 0]
+        alpha = re.findall(r"[\d.]+", figure["background"])
+        opaque = len(alpha) < 4 or float(alpha[3]) > 0.9
+        if min(rgb) < 230 or not opaque or figure["padding"] < 4:
+            problems.append(f"dark mode: figure {figure['src']} has no light frame "
+                            f"(background {figure['background']}, padding {figure['padding']} px)")
+    return problems, len(figures)
+
+
+def screenshot(page, path: str, theme: str = "light") -> Path:
+    folder = SCREENSHOTS if theme == "light" else SCREENSHOTS / theme
+    target = folder / Path(path).with_suffix(".png")
     target.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(target), full_page=True)
     return target
 
 
-# --- the test ------------------------------------------------------------------------------
+# --- one visit per page ------------------------------------------------------------------------
 
 
-def test_every_page_in_chromium(site, browser):
+@dataclass
+class Survey:
+    """What one visit of every page found, by test."""
+
+    pages: list[dict]
+    problems: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    solution_links: list[tuple[str, str]] = field(default_factory=list)
+    solution_pages_seen: int = 0
+    formulas: int = 0
+    blocks: Counter = field(default_factory=Counter)
+    cuts: list[Cut] = field(default_factory=list)
+    scrolling_tables: Counter = field(default_factory=Counter)
+    violations: Counter = field(default_factory=Counter)
+    dark_figures: int = 0
+    seconds: float = 0.0
+
+    def add(self, path: str, category: str, found: list[str]) -> None:
+        if found:
+            self.problems.setdefault(category, {}).setdefault(path, []).extend(found)
+
+    def report(self, *categories: str) -> str:
+        return "\n".join(f"{path}:\n  " + "\n  ".join(found)
+                         for category in categories
+                         for path, found in self.problems.get(category, {}).items())
+
+    def summary(self) -> dict:
+        cut = Counter((c.width, c.kind) for c in self.cuts)
+        return {
+            "pages": len(self.pages), "seconds": round(self.seconds, 1),
+            "formulas typeset": self.formulas,
+            "blocks measured": {str(width): self.blocks[width] for width in (DESKTOP, PHONE)},
+            "blocks cut": {f"{width} px {kind}": n for (width, kind), n in sorted(cut.items())},
+            "cut blocks": [str(c) for c in self.cuts],
+            "tables that scroll by design": {str(w): n for w, n in self.scrolling_tables.items()},
+            "axe violations (impact, rule, theme): elements": {
+                f"{impact} {rule} ({theme})": n
+                for (theme, impact, rule), n in sorted(self.violations.items())},
+            "figures on a light frame in dark mode": self.dark_figures,
+        }
+
+
+def is_part_b_cut(cut: Cut) -> bool:
+    """Notebook code too long for the desktop column: the notebooks' lines must shrink."""
+    return cut.width == DESKTOP and cut.kind == "notebook code"
+
+
+def visit(browser, site: str, entry: dict, pages: list[dict], survey: Survey,
+          navigation_seen: set[str], axe) -> None:
+    path = page_path(entry["file"])
+    page, failed, outside = open_page(browser, site, path)
+    try:
+        # The checks kept from the first browser test, at 1280 px in light mode.
+        found = [f"request failed: {request}" for request in failed]
+        found += check_images(page)
+        found += check_raw_myst(page)
+        # The navigation is the same on every page: report each of its problems once.
+        navigation = [problem for problem in check_navigation(page, site, pages)
+                      if problem not in navigation_seen]
+        navigation_seen.update(navigation)
+        found += navigation
+        exercise_problems, links = check_exercises(page)
+        found += exercise_problems
+        survey.solution_links += links
+        if is_notebook(entry["file"]):
+            for what, selector in [("Colab", "a[href*='colab.research.google.com']"),
+                                   ("Binder", "a[href*='mybinder.org']"),
+                                   ("download", "a.btn-download-source-button")]:
+                if not page.locator(selector).count():
+                    found.append(f"no {what} button")
+            download = page.locator("a.btn-download-source-button[href$='.ipynb']")
+            if download.count():
+                href = urljoin(page.url, download.first.get_attribute("href"))
+                if page.request.get(href).status != 200:
+                    found.append(f"the notebook download {href} does not load")
+            else:
+                found.append("no download link to the .ipynb")
+        if entry["part"] == "Solutions":
+            survey.solution_pages_seen += 1
+            if not page.locator("div.solution").count():
+                found.append("a page of the Solutions part without solution blocks")
+
+        # Formulas, offline.
+        math_problems, typeset = check_math(page)
+        survey.formulas += typeset
+        survey.add(path, "math", math_problems)
+        survey.add(path, "offline", [f"asked the network for {url}" for url in outside])
+
+        screenshot(page, path)  # as the reader first sees it, before any click
+
+        # Accessibility in light mode, then dark mode (with its figures and its screenshot).
+        set_theme(page, "light")
+        blocking, counts = check_accessibility(page, axe, "light")
+        survey.add(path, "accessibility", blocking)
+        survey.violations.update({("light", *key): n for key, n in counts.items()})
+        set_theme(page, "dark")
+        blocking, counts = check_accessibility(page, axe, "dark")
+        survey.add(path, "accessibility", blocking)
+        survey.violations.update({("dark", *key): n for key, n in counts.items()})
+        figure_problems, figures = check_dark_figures(page)
+        survey.dark_figures += figures
+        survey.add(path, "accessibility", figure_problems)
+        screenshot(page, path, "dark")
+        set_theme(page, "light")
+
+        # Every block at a desktop width and at a phone's.
+        for width in (DESKTOP, PHONE):
+            blocks, cuts, layout = measure_blocks(page, path, width)
+            survey.blocks[width] += blocks
+            survey.cuts += cuts
+            survey.scrolling_tables[width] += scrolling_tables(page)
+            survey.add(path, "layout", layout + [str(c) for c in cuts if not is_part_b_cut(c)])
+            survey.add(path, "part B", [str(c) for c in cuts if is_part_b_cut(c)])
+        page.set_viewport_size({"width": DESKTOP, "height": 900})
+
+        found += check_folded_blocks(page)[0]  # last: it clicks every toggle
+        survey.add(path, "page", found)
+    finally:
+        page.close()
+
+
+@pytest.fixture(scope="module")
+def survey(site, browser) -> Survey:
+    start = time.perf_counter()
     pages = toc_pages()
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    problems: dict[str, list[str]] = {}
-    solution_links: list[tuple[str, str]] = []
-    solution_pages_seen = 0
-    navigation_problems: set[str] = set()
+    result, navigation_seen, axe = Survey(pages), set(), Axe()
     for entry in pages:
-        path = page_path(entry["file"])
-        page, failed = open_page(browser, site, path)
-        try:
-            found = [f"request failed: {request}" for request in failed]
-            found += check_images(page)
-            found += check_raw_myst(page)
-            # The navigation is the same on every page: report each of its problems once.
-            navigation = [problem for problem in check_navigation(page, site, pages)
-                          if problem not in navigation_problems]
-            navigation_problems.update(navigation)
-            found += navigation
-            exercise_problems, links = check_exercises(page)
-            found += exercise_problems
-            solution_links += links
-            if is_notebook(entry["file"]):
-                for what, selector in [("Colab", "a[href*='colab.research.google.com']"),
-                                       ("Binder", "a[href*='mybinder.org']"),
-                                       ("download", "a.btn-download-source-button")]:
-                    if not page.locator(selector).count():
-                        found.append(f"no {what} button")
-                download = page.locator("a.btn-download-source-button[href$='.ipynb']")
-                if download.count():
-                    href = urljoin(page.url, download.first.get_attribute("href"))
-                    if page.request.get(href).status != 200:
-                        found.append(f"the notebook download {href} does not load")
-                else:
-                    found.append("no download link to the .ipynb")
-            screenshot(page, path)  # as the reader first sees it, before any click
-            solutions_here = page.locator("div.solution").count()
-            if entry["part"] == "Solutions":
-                solution_pages_seen += 1
-                if not solutions_here:
-                    found.append("a page of the Solutions part without solution blocks")
-            found += check_folded_blocks(page)[0]
-        finally:
-            page.close()
-        if found:
-            problems[path] = found
+        visit(browser, site, entry, pages, result, navigation_seen, axe)
 
     # Every exercise's solution link leads to a solution block with that label.
     targets: dict[str, set[str]] = {}
-    for label, href in solution_links:
+    for label, href in result.solution_links:
         url = urldefrag(href)[0]
         if url not in targets:
-            page, _ = open_page(browser, site, url[len(site):])
+            page, _, _ = open_page(browser, site, url[len(site):])
             targets[url] = set(page.evaluate(
                 "Array.from(document.querySelectorAll('div.solution[id]')).map(s => s.id)"))
             page.close()
         if label not in targets[url]:
-            problems.setdefault("solution links", []).append(f"{href} has no solution {label}")
+            result.add("solution links", "page", [f"{href} has no solution {label}"])
+    result.seconds = time.perf_counter() - start
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "survey.json").write_text(json.dumps(result.summary(), indent=1) + "\n")
+    return result
 
-    assert not problems, "\n".join(
-        f"{path}:\n  " + "\n  ".join(found) for path, found in problems.items())
-    assert solution_pages_seen, "no page of a 'Solutions' part was checked"
-    assert solution_links, "no exercise with a solution link was found"
-    shots = sorted(SCREENSHOTS.rglob("*.png"))
-    assert len(shots) == len(pages), (len(shots), len(pages))
-    print(f"checked {len(pages)} pages; screenshots in {SCREENSHOTS.relative_to(ROOT)}/")
+
+# --- the tests -------------------------------------------------------------------------------
+
+
+def test_every_page_in_chromium(survey):
+    assert not survey.problems.get("page"), survey.report("page")
+    assert survey.solution_pages_seen, "no page of a 'Solutions' part was checked"
+    assert survey.solution_links, "no exercise with a solution link was found"
+    shots = [path.relative_to(SCREENSHOTS) for path in SCREENSHOTS.rglob("*.png")]
+    light = [shot for shot in shots if shot.parts[0] != "dark"]
+    dark = [shot for shot in shots if shot.parts[0] == "dark"]
+    assert len(light) == len(dark) == len(survey.pages), (len(light), len(dark), len(survey.pages))
+    print(f"checked {len(survey.pages)} pages in {survey.seconds:.0f} s; "
+          f"screenshots in {SCREENSHOTS.relative_to(ROOT)}/ (dark mode in dark/), "
+          f"summary in {SCREENSHOTS.relative_to(ROOT)}/survey.json")
+
+
+def test_every_formula_is_typeset_offline(survey):
+    assert not survey.problems.get("math") and not survey.problems.get("offline"), \
+        survey.report("math", "offline")
+    assert survey.formulas, "no formula found on any page"
+    print(f"{survey.formulas} formulas typeset by the bundled MathJax, offline")
+
+
+def test_no_block_is_cut(survey):
+    """Outputs wrap, phones wrap code, tables scroll only in their container, and no page
+    scrolls sideways, at 1280 px and at 390 px."""
+    assert survey.blocks[DESKTOP] and survey.blocks[PHONE], "no code or output block measured"
+    assert not survey.problems.get("layout"), survey.report("layout")
+    print(json.dumps({key: value for key, value in survey.summary().items()
+                      if key.startswith(("blocks", "tables"))}, indent=1))
+
+
+@pytest.mark.xfail(strict=True, reason="part B: notebook code lines longer than 79 characters "
+                                       "are cut at 1280 px (tests/test_site_sources.py lists them)")
+def test_notebook_code_fits_the_column_at_1280(survey):
+    assert not survey.problems.get("part B"), survey.report("part B")
+
+
+def test_accessible_in_light_and_dark_mode(survey):
+    assert not survey.problems.get("accessibility"), survey.report("accessibility")
+    assert survey.dark_figures, "no figure was checked in dark mode"
+    print(json.dumps(survey.summary()["axe violations (impact, rule, theme): elements"], indent=1))
+
+
+def test_search(site, browser):
+    """The site's own search box finds a term of the course and links to its chapter."""
+    page, failed, _ = open_page(browser, site, "index.html")
+    try:
+        page.locator("button.search-button__button:visible").first.click()
+        box = page.locator("input[name='q']:visible").first
+        box.fill("Bernoulli")
+        box.press("Enter")
+        page.wait_for_url(re.compile(r"search\.html\?q=Bernoulli"), timeout=10_000)
+        results = page.locator("#search-results ul.search li a")
+        results.first.wait_for(timeout=15_000)
+        hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
+    finally:
+        page.close()
+    assert not failed, failed
+    assert any("02_dropout_from_scratch" in href for href in hrefs), hrefs
+
+
+# --- the whole book as a PDF -----------------------------------------------------------------
+
+PDF = ROOT / "_build" / "pdf" / "book.pdf"
+# 140 pages when this was written; the range leaves room for the chapters to grow or shrink.
+PDF_PAGES = range(80, 301)
+
+
+def notebook_title(path: Path) -> str:
+    for cell in json.loads(path.read_text())["cells"]:
+        source = "".join(cell["source"])
+        match = re.search(r"^# (.+)$", source, re.M)
+        if cell["cell_type"] == "markdown" and match:
+            return match.group(1).strip()
+    raise AssertionError(f"{path} has no title")
+
+
+def first_folded_text(path: Path) -> str:
+    """The first sentence-sized run of plain words inside a dropdown block of a notebook."""
+    for cell in json.loads(path.read_text())["cells"]:
+        source = "".join(cell["source"])
+        for block in re.findall(r":class: dropdown\n(.*?)\n:::", source, re.S):
+            words = re.findall(r"(?<![`$\\{])\b[A-Za-z]{3,}(?: [A-Za-z]{2,}){4,}", block)
+            if words:
+                return words[0]
+    raise AssertionError(f"{path} has no dropdown block with plain text")
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", "", text).replace("ﬁ", "fi").replace("ﬀ", "ff").replace("ﬂ", "fl")
+
+
+def test_pdf():
+    """`make pdf` (tools/make_pdf.py) prints the whole book: it opens, its length is in range,
+    it holds the first and the last chapter, and it prints folded hints and solutions open."""
+    pypdf = pytest.importorskip("pypdf")
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "make_pdf.py")],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    reader = pypdf.PdfReader(PDF)
+    text = squash("".join(page.extract_text() for page in reader.pages))
+    chapters = [ROOT / f"{entry['file']}.ipynb" for entry in toc_pages()
+                if entry["numbered"] and is_notebook(entry["file"])]
+    for chapter in (chapters[0], chapters[-1]):
+        assert squash(notebook_title(chapter)) in text, f"{chapter.name}'s title is not in the PDF"
+    hint = first_folded_text(chapters[1])
+    solution = first_folded_text(ROOT / "solutions" / f"{chapters[0].stem}_solutions.ipynb")
+    for folded in (hint, solution):
+        assert squash(folded) in text, f"a folded block is not printed open: {folded!r}"
+    assert len(reader.pages) in PDF_PAGES, len(reader.pages)
+    print(f"{result.stdout.strip()}; {len(reader.pages)} pages")
+
+
+# --- the same book in JupyterLab ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    """A JupyterLab on 127.0.0.1 (a free port, no token) serving `tmp_path/notebooks`, with a
+    fresh workspace; stopped after the test. Yields (base URL, notebook folder)."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    port = free_port()
+    command = [str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser",
+               "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+               "--ServerApp.port_retries=0", "--IdentityProvider.token=",
+               "--ServerApp.password=", f"--ServerApp.root_dir={folder}",
+               f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+               "--LabServerApp.extension_manager=readonly"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # CI runs as root
+    env = dict(os.environ, JUPYTER_PLATFORM_DIRS="1", JUPYTER_CONFIG_DIR=str(tmp_path / "config"))
+    log = (tmp_path / "jupyterlab.log").open("w")
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(url + "api/status", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                log_text = (tmp_path / "jupyterlab.log").read_text()
+                pytest.fail("JupyterLab did not start:\n" + log_text)
+            time.sleep(0.5)
+        yield url, folder
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+def test_jupyterlab_numbers_exercises_like_the_book(jupyterlab, browser):
+    """In JupyterLab (jupyterlab-myst), a chapter given the numbering front matter of
+    tools/number_exercises.py shows "Exercise 2.1" as the book and its check do; a hint
+    opens when clicked; formulas render. Proven on a copy of chapter 2."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import number_exercises
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    import nbformat
+
+    url, folder = jupyterlab
+    chapter = ROOT / "chapters" / "02_dropout_from_scratch.ipynb"
+    notebook = nbformat.read(chapter, as_version=4)
+    number_exercises.add_front_matter(notebook, number_exercises.chapter_number(chapter))
+    nbformat.write(notebook, folder / chapter.name)
+    labels = re.findall(r":label: (ex-\d+-\d+)", "\n".join(
+        cell.source for cell in notebook.cells if cell.cell_type == "markdown"))
+
+    page = browser.new_page(viewport={"width": DESKTOP, "height": 900})
+    page.route("**/*", lambda route: route.continue_()
+               if route.request.url.startswith(url) else route.abort())
+    try:
+        page.goto(f"{url}lab/tree/{chapter.name}", wait_until="load")
+        page.locator("aside.myst-exercise").first.wait_for(timeout=90_000)
+        # jupyterlab-myst renders and numbers the cells after they appear; wait until every
+        # exercise has its number (textContent: cells out of view are not laid out).
+        page.wait_for_function(f"""() => {{
+            const shown = Array.from(document.querySelectorAll('aside.myst-exercise'));
+            return shown.length === {len(labels)} && shown.every(ex =>
+                /Exercise\\s+\\S+/.test(ex.querySelector('.myst-exercise-header').textContent));
+        }}""", timeout=60_000)
+        shown = page.evaluate("""Array.from(document.querySelectorAll('aside.myst-exercise'))
+            .map(ex => [ex.id, ex.querySelector('.myst-exercise-header').textContent.trim()])""")
+        for label, header in shown:
+            chapter_number, k = EXERCISE_LABEL.match(label).groups()
+            assert re.match(rf"Exercise {chapter_number}\.{k}\b", header), (label, header)
+        assert [label for label, _ in shown] == labels
+
+        hint = page.locator("details.dropdown").first
+        hint.scroll_into_view_if_needed()
+        assert hint.get_attribute("open") is None, "a hint is open before it is clicked"
+        hint.locator("summary").click()
+        hint.locator(":scope > :not(summary)").first.wait_for(state="visible", timeout=5_000)
+
+        # The front-matter cell shows nothing; the title cell's formulas ($p$) are rendered.
+        cells = page.locator(".jp-MarkdownCell")
+        assert "numbering" not in cells.nth(0).inner_text(), "the front matter shows as text"
+        title_cell = cells.nth(1)
+        title_cell.locator(".katex, mjx-container").first.wait_for(timeout=20_000)
+        assert "$" not in title_cell.inner_text(), "raw TeX in the rendered title cell"
+    finally:
+        page.close()
