@@ -12,7 +12,8 @@ Core modules, which every chapter may use:
 - `mc`: Monte-Carlo dropout, `mc_predict` and `mc_average` (chapters 5 and 6);
 - `batchnorm`: the variance shift of dropout before batch normalisation (chapters 5 and 7);
 - `plotting`: `plot_*` helpers that draw on a matplotlib `Axes`;
-- `seeding`: `set_seed`, the one function that seeds the global generators.
+- `seeding`: `set_seed`, the one function that seeds the global generators;
+- `spread`: `over_seeds` and `spread`, an experiment repeated over seeds, as mean ± sd.
 
 Chapter modules: `by_hand` (2), `analysis` (3), `ensembles` (4), `inference` and `regression`
 (5), `uncertainty` (6), `practice` and `blocks` (7). `grading` holds `check(exercise_id,
@@ -32,7 +33,7 @@ __version__ = "0.1.0"
 _MODULES = (
     "analysis", "batchnorm", "blocks", "by_hand", "data", "ensembles", "functional", "grading",
     "inference", "initialisation", "layers", "mc", "models", "plotting", "practice",
-    "regression", "seeding", "training", "uncertainty", "variants",
+    "regression", "seeding", "spread", "training", "uncertainty", "variants",
 )
 # The names re-exported at the top level, and the module each one lives in.
 _NAMES = {"Dropout": "layers", "check": "grading", "dropout": "functional",

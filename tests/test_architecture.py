@@ -21,6 +21,7 @@ MAX_LINES = 300
 CORE = {
     "functional": set(),
     "seeding": set(),
+    "spread": set(),
     "data": set(),
     "execute": set(),
     "initialisation": set(),

@@ -40,6 +40,7 @@ from dropout_lib import (  # noqa: E402
     plotting,
     practice,
     regression,
+    spread,
     training,
     uncertainty,
     variants,
@@ -260,6 +261,12 @@ CALLS = {
                                           generator=gen(1), record=record)
                              for record in ("epoch", "final")],
     "training.generalization_gap": lambda: training.generalization_gap(history()),
+    # spread
+    "spread.Spread": lambda: spread.Spread(0.5, 0.1, 0.4, 0.6, 3).format(".1%"),
+    "spread.over_seeds": lambda: spread.over_seeds(
+        lambda seed: training.fit(net(sizes=(64, 6, 10)), split(), epochs=1, generator=gen(seed),
+                                  record="final").holdout_error, [1, 2]),
+    "spread.spread": lambda: spread.spread([0.1, 0.2]),
     # uncertainty
     "uncertainty.chapter_model": lambda: uncertainty.chapter_model(steps=2, seed=3),
     "uncertainty.coverage": lambda: uncertainty.coverage(randn(5), randn(5), randn(5).abs()),

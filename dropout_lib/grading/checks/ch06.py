@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from ...layers import Dropout
-
 from ...mc import mc_predict
 from ...uncertainty import coverage
 from ..helpers import as_number

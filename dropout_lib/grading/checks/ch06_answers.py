@@ -9,6 +9,7 @@ from ...layers import Dropout
 from ...mc import mc_predict
 from ..registry import Known
 
+
 def _library_loop(model, x, samples, generator=None):
     """The library's reference loop: `samples` separate forward passes."""
     return mc_predict(model, x, samples, generator=generator, batched=False)
