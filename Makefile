@@ -15,8 +15,8 @@ NOTEBOOKS := $(wildcard chapters/*.ipynb solutions/*.ipynb)
 
 help:
 	@echo "make book     build the website into _build/html"
-	@echo "make test     run every test: library, notebooks (nbval), structure, strict book build,"
-	@echo "              and every page of the website in headless Chromium (skipped without it)"
+	@echo "make test     run every test, in parallel: library, notebooks (nbval), structure, strict"
+	@echo "              book build, and every page of the website in headless Chromium (skipped without it)"
 	@echo "make browser  only the book build and the browser test (screenshots in _build/screenshots)"
 	@echo "make lab      open the chapters in JupyterLab"
 	@echo "make grade    run your notebooks and print the scorecard (GRADE=\"solutions\" to pick others)"
@@ -39,10 +39,15 @@ book: $(STAMP)
 	@echo "Open the course: file://$(CURDIR)/_build/html/index.html"
 
 CHROMIUM := /usr/bin/chromium
+# `make test` spreads the tests over one worker per core (pytest-xdist; `make test JOBS=0` runs
+# them in one process). Each notebook, each test module, and the book build with the browser
+# test is one unit of work, handed out longest first (conftest.py, pyproject.toml).
+JOBS ?= auto
+PARALLEL := -n $(JOBS)
 
 test: $(STAMP)
 	@test -x $(CHROMIUM) || echo "make test: the browser test will be skipped: no Chromium at $(CHROMIUM) (apt-get install chromium)"
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
 
 browser: $(STAMP)
 	$(BIN)/python -m pytest tests/test_book.py tests/test_browser.py
