@@ -21,8 +21,9 @@ help:
 	@echo "make lab      open the chapters in JupyterLab"
 	@echo "make grade    run your notebooks and print the scorecard (GRADE=\"solutions\" to pick others)"
 	@echo "make execute  re-run every notebook top to bottom and store its outputs (authors)"
-	@echo "make lint     ruff on the library and tests"
-	@echo "make bench    time the notebooks, the reference dropout, MC dropout and the book build"
+	@echo "make lint     ruff on the library, tests and benchmarks"
+	@echo "make bench    every speed goal with its figure: notebooks on 1 and 2 threads, make test here and"
+	@echo "              in a fresh clone, dropout against PyTorch and a copy, MC dropout, the book build"
 
 setup: $(STAMP)
 
@@ -67,7 +68,7 @@ grade: $(STAMP)
 	$(BIN)/python -m dropout_lib.grade $(GRADE)
 
 lint: $(STAMP)
-	$(BIN)/ruff check dropout_lib tests benchmarks
+	$(BIN)/ruff check dropout_lib tests benchmarks conftest.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py

@@ -24,11 +24,8 @@ import re
 from pathlib import Path
 
 import pytest
-import torch
 
 ROOT = Path(__file__).resolve().parent
-
-torch.set_num_threads(1)
 
 # The line every notebook's setup cell carries, and that `--nb-threads` rewrites.
 THREAD_LINE = re.compile(r"\btorch\.set_num_threads\(1\)")
@@ -62,11 +59,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
              "setup cell's torch.set_num_threads(1) (the files are not changed)")
 
 
+def runs_tests(config: pytest.Config) -> bool:
+    """False in the pytest-xdist controller, which only hands out tests to its workers."""
+    return hasattr(config, "workerinput") or not config.getoption("numprocesses", None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if runs_tests(config):  # the controller does not need torch at all
+        import torch
+
+        torch.set_num_threads(1)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     threads = config.getoption("nb_threads")
     kernels = (f"{threads} (setup cells rewritten by --nb-threads {threads})" if threads
                else "1 (setup cells as stored)")
-    return f"torch threads: tests {torch.get_num_threads()}, notebook kernels {kernels}"
+    return f"torch threads: 1 in each test process, {kernels} in each notebook kernel"
 
 
 def unit_of(path: str) -> str:
