@@ -15,15 +15,16 @@ NOTEBOOKS := $(wildcard chapters/*.ipynb solutions/*.ipynb)
 
 help:
 	@echo "make book     build the website into _build/html"
-	@echo "make test     run every test: library, notebooks (nbval), structure, strict book build,"
-	@echo "              and every page of the website in headless Chromium (skipped without it)"
+	@echo "make test     run every test, in parallel: library, notebooks (nbval), structure, strict"
+	@echo "              book build, and every page of the website in headless Chromium (skipped without it)"
 	@echo "make browser  only the book build and the browser test (screenshots in _build/screenshots)"
 	@echo "make lab      open the chapters in JupyterLab"
 	@echo "make pdf      the whole book as one PDF, _build/pdf/book.pdf (printed by Chromium)"
 	@echo "make grade    run your notebooks and print the scorecard (GRADE=\"solutions\" to pick others)"
 	@echo "make execute  re-run every notebook top to bottom and store its outputs (authors)"
-	@echo "make lint     ruff on the library and tests"
-	@echo "make bench    time the notebooks, the reference dropout, MC dropout and the book build"
+	@echo "make lint     ruff on the library, tests and benchmarks"
+	@echo "make bench    every speed goal with its figure: notebooks on 1 and 2 threads, make test here and"
+	@echo "              in a fresh clone, dropout against PyTorch and a copy, MC dropout, the book build"
 
 setup: $(STAMP)
 
@@ -40,10 +41,15 @@ book: $(STAMP)
 	@echo "Open the course: file://$(CURDIR)/_build/html/index.html"
 
 CHROMIUM := /usr/bin/chromium
+# `make test` spreads the tests over one worker per core (pytest-xdist; `make test JOBS=0` runs
+# them in one process). Each notebook, each test module, and the book build with the browser
+# test is one unit of work, handed out longest first (conftest.py, pyproject.toml).
+JOBS ?= auto
+PARALLEL := -n $(JOBS)
 
 test: $(STAMP)
 	@test -x $(CHROMIUM) || echo "make test: the browser test will be skipped: no Chromium at $(CHROMIUM) (apt-get install chromium)"
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
 
 # The whole book as one PDF: a single-page build printed by Chromium (tools/make_pdf.py).
 pdf: $(STAMP)
@@ -67,7 +73,7 @@ grade: $(STAMP)
 	$(BIN)/python -m dropout_lib.grade $(GRADE)
 
 lint: $(STAMP)
-	$(BIN)/ruff check dropout_lib tests benchmarks
+	$(BIN)/ruff check dropout_lib tests benchmarks conftest.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
