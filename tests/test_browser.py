@@ -756,12 +756,19 @@ def jupyterlab(tmp_path):
     fresh workspace; stopped after the test. Yields (base URL, notebook folder)."""
     folder = tmp_path / "notebooks"
     folder.mkdir()
+    # JupyterLab 4 detaches the cells scrolled out of view ("windowing"), so an element found
+    # a moment ago can vanish under the test's hand; render every cell, as a reader scrolls to it.
+    settings = tmp_path / "settings"
+    tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text('{"windowingMode": "none"}')
     port = free_port()
     command = [str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser",
                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
                "--ServerApp.port_retries=0", "--IdentityProvider.token=",
                "--ServerApp.password=", f"--ServerApp.root_dir={folder}",
                f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+               f"--LabApp.user_settings_dir={settings}",
                "--LabServerApp.extension_manager=readonly"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # CI runs as root
