@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
 __all__ = [
     "ALPHA_PRIME", "alpha_dropout", "apply_mask", "channel_shape", "check_input", "dropout",
-    "example_shape", "feature_dropout", "inverted_scale", "keep_mask", "validate_p",
+    "example_shape", "feature_dropout", "inverted_scale", "keep_mask", "structured_dropout",
+    "validate_p",
 ]
 
 # SELU's constants (Klambauer et al., 2017); -ALPHA_PRIME is SELU's lower limit, the value alpha
@@ -179,11 +180,20 @@ def feature_dropout(x: torch.Tensor, p: float = 0.5, training: bool = True,
     """Dropout with one draw per (example, channel) of `x`, shape (N, C, ...), as PyTorch's
     `Dropout1d/2d/3d` do on batched input: a kept channel is scaled by $1/(1-p)$, a dropped one
     is all zeros (chapter 8). Identity cases as in `dropout`."""
+    return structured_dropout(x, p, training, generator, channel_shape)
+
+
+def structured_dropout(x: torch.Tensor, p: float, training: bool,
+                       generator: torch.Generator | None,
+                       mask_shape: Callable[[torch.Tensor], tuple[int, ...]]) -> torch.Tensor:
+    """Inverted dropout with one draw per entry of a mask of shape `mask_shape(x)`, broadcast
+    over `x` (per channel: `channel_shape`; per example: `example_shape`). The path that
+    `feature_dropout` and `variants.drop_path` share; identity cases as in `dropout`."""
     check_input(x)
     p = validate_p(p)
     if not training or p == 0.0 or x.numel() == 0:
         return x
-    keep = keep_mask(x, 1.0 - p, channel_shape(x), generator=generator)
+    keep = keep_mask(x, 1.0 - p, mask_shape(x), generator=generator)
     return apply_mask(x, keep, inverted_scale(p))
 
 

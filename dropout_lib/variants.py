@@ -23,6 +23,7 @@ from .functional import (
     feature_dropout,
     inverted_scale,
     keep_mask,
+    structured_dropout,
     validate_p,
 )
 from .initialisation import reset_parameters
@@ -252,12 +253,7 @@ def drop_path(x: torch.Tensor, p: float = 0.1, training: bool = True,
         training: when False, `x` is returned.
         generator: optional `torch.Generator` on `x`'s device.
     """
-    check_input(x)
-    p = validate_p(p)
-    if not training or p == 0.0 or x.numel() == 0:
-        return x
-    keep = keep_mask(x, 1.0 - p, example_shape(x), generator=generator)
-    return apply_mask(x, keep, inverted_scale(p))
+    return structured_dropout(x, p, training, generator, example_shape)
 
 
 class DropPath(DropoutLayer):

@@ -79,19 +79,27 @@ def _check_mask(answer) -> None:
 
 # --- 2.2: the dropout function --------------------------------------------------------------
 
+def _check_training_output(out, x: torch.Tensor, before: torch.Tensor, p: float,
+                           n: int) -> torch.Tensor:
+    """One training-mode output of 2.2 or 2.4: the input intact, a tensor like `x`, each
+    element dropped independently at rate p, the kept ones scaled; returns the kept mask."""
+    check_not_modified(x, before)
+    out = check_output_tensor(out, x, p)
+    kept = out != 0
+    check_independent(kept)
+    check_fraction(dropped_fraction(kept), p, n)
+    check_scale(out, x, p)
+    return kept
+
+
 def _dropout_statistics(answer) -> None:
     """Training mode at several p: the fraction, the scale, independence, the input intact."""
     n = SHAPE[0] * SHAPE[1]
     x = input_tensor()
     for p in RATES:
         before = x.clone()
-        out = call(answer, x, p, training=True, generator=generator(1))
-        check_not_modified(x, before)
-        out = check_output_tensor(out, x, p)
-        kept = out != 0
-        check_independent(kept)
-        check_fraction(dropped_fraction(kept), p, n)
-        check_scale(out, x, p)
+        _check_training_output(call(answer, x, p, training=True, generator=generator(1)),
+                               x, before, p, n)
     small = input_tensor((3, 4, 5), dtype=torch.float32)
     out = call(answer, small, 0.3, training=True, generator=generator(2))
     check_output_tensor(out, small, 0.3)
@@ -209,13 +217,7 @@ def _check_module(answer) -> None:
                 raise NotYet("Dropout(p) should build a torch.nn.Module.")
             layer.train()
             before = x.clone()
-            out = call(layer, x)
-            check_not_modified(x, before)
-            out = check_output_tensor(out, x, p)
-            kept = out != 0
-            check_independent(kept)
-            check_fraction(dropped_fraction(kept), p, n)
-            check_scale(out, x, p)
+            kept = _check_training_output(call(layer, x), x, before, p, n)
             if torch.equal(kept, call(layer, x) != 0):
                 raise NotYet(SAME_MASK_HINT)
             layer.eval()
