@@ -246,7 +246,7 @@ def unsupported_numbers(path: Path) -> list[Finding]:
             sources.add_code(text)
             sources.add_output(output_text(cell))
             continue
-        if cell["cell_type"] != "markdown":
+        if cell["cell_type"] != "markdown" or cell.get("id") == "myst-front-matter":
             continue
         for formula in MATH.findall(text):
             sources.add_code(formula)
