@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from claims import claim
 from torch import nn
 
+from claims import claim
 from dropout_lib import data, dropout, layers, training
 from dropout_lib.seeding import set_seed
 
