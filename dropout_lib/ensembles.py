@@ -206,9 +206,9 @@ class ExactEnsemble:
         spread = (self.arithmetic - self.geometric).abs().max().item()
         lines = [
             f"subnetworks visited: {self.n_subnetworks}",
-            f"max |geometric - weight scaled| < 1e-12: {gap.max().item() < 1e-12}",
-            f"max |geometric - weight scaled|: {gap.max().item():.2f}, "
-            f"mean: {gap.mean().item():.3f}",
+            "max |geometric - weight scaled|: " + (
+                "below 1e-12" if gap.max().item() < 1e-12 else
+                f"{gap.max().item():.2f}, mean: {gap.mean().item():.3f}"),
             f"max |arithmetic - geometric|:    {spread:.2f}",
         ]
         chosen = self.geometric.argmax(1)
