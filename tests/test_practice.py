@@ -206,3 +206,10 @@ def test_attention_block_matches_torch_attention_without_dropout():
     mixed = nn.functional.scaled_dot_product_attention(query, key, value)
     want = x + block.out(mixed.transpose(1, 2).reshape(2, 4, 8))
     assert torch.allclose(block(x), want)
+
+
+def test_clean_digits_error_is_seeded_and_an_error():
+    from dropout_lib.practice import clean_digits_error
+    first = clean_digits_error(50, 0.5, 2, seed=3)
+    assert first == clean_digits_error(50, 0.5, 2, seed=3)
+    assert 0.0 <= first <= 1.0
