@@ -213,3 +213,10 @@ def test_clean_digits_error_is_seeded_and_an_error():
     first = clean_digits_error(50, 0.5, 2, seed=3)
     assert first == clean_digits_error(50, 0.5, 2, seed=3)
     assert 0.0 <= first <= 1.0
+
+
+def test_clean_digits_history_after_epoch_k_equals_a_run_of_k_epochs():
+    from dropout_lib.practice import clean_digits_error, clean_digits_history
+    history = clean_digits_history(50, 0.5, 3, seed=4)
+    assert len(history.holdout_acc) == 3
+    assert 1 - history.holdout_acc[1] == clean_digits_error(50, 0.5, 2, seed=4)
