@@ -102,7 +102,8 @@ def neighbour_correlation(maps: torch.Tensor) -> float:
 class AttentionBlock(nn.Module):
     """One pre-norm self-attention block: $x + \\text{Drop}_r(\\text{Attn}(\\text{LN}(x)))$.
 
-    Two dropout layers, in the places the Transformer puts them (Vaswani et al., 2017):
+    Two dropout layers, in the places Transformers put them (residual dropout: Vaswani et
+    al., 2017, section 5.4; attention dropout: the tensor2tensor code and BERT):
 
     - `attention_dropout` on the attention weights (each row of the softmax), so a query
       randomly ignores some keys; the surviving weights are scaled by $1/(1-p)$, so a row no

@@ -248,7 +248,7 @@ def unsupported_numbers(path: Path) -> list[Finding]:
             sources.add_output(output_text(cell))
             continue
         if cell["cell_type"] != "markdown" or cell.get("id") == "myst-front-matter":
-            continue
+            continue  # the exercise-numbering front matter is configuration, not prose
         for formula in MATH.findall(text):
             sources.add_code(formula)
         following = next((c for c in cells[index + 1:] if c["cell_type"] == "code"), None)
