@@ -21,7 +21,6 @@ NOTEBOOKS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")) + sorted(
 KNOWN_FAILURES = {
     "06_mc_dropout_uncertainty.ipynb": "issue 15: chapters 5 to 8",
     "07_choosing_rate_and_placement.ipynb": "issue 15: chapters 5 to 8",
-    "08_variants.ipynb": "issue 15: chapters 5 to 8",
 }
 
 
