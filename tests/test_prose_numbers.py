@@ -20,7 +20,6 @@ NOTEBOOKS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")) + sorted(
 # that starts passing must be taken off this list.
 KNOWN_FAILURES = {
     "06_mc_dropout_uncertainty.ipynb": "issue 15: chapters 5 to 8",
-    "08_variants.ipynb": "issue 15: chapters 5 to 8",
 }
 
 
