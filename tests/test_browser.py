@@ -659,8 +659,6 @@ def test_no_block_is_cut(survey):
                       if key.startswith(("blocks", "tables"))}, indent=1))
 
 
-@pytest.mark.xfail(strict=True, reason="part B: notebook code lines longer than 79 characters "
-                                       "are cut at 1280 px (tests/test_site_sources.py lists them)")
 def test_notebook_code_fits_the_column_at_1280(survey):
     assert not survey.problems.get("part B"), survey.report("part B")
 

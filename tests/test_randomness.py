@@ -174,6 +174,8 @@ CALLS = {
     "functional.feature_dropout": lambda: functional.feature_dropout(randn(2, 3, 4), 0.3,
                                                                      generator=gen()),
     "functional.inverted_scale": lambda: functional.inverted_scale(0.5),
+    "functional.structured_dropout": lambda: functional.structured_dropout(
+        randn(2, 3, 4), 0.3, True, gen(), functional.channel_shape),
     "functional.keep_mask": lambda: [functional.keep_mask(randn(4, 3), 0.7, shape,
                                                           generator=gen())
                                      for shape in (None, (4, 1))],

@@ -6,7 +6,6 @@
 - notebook code fits the website's text column (79 characters a line, see `_static/custom.css`);
 - each chapter carries the front matter that numbers its exercises in JupyterLab
   (`tools/number_exercises.py`).
-The last two wait for part B of issue 16, which edits the notebooks.
 """
 
 from __future__ import annotations
@@ -114,8 +113,6 @@ def test_long_code_lines_are_found(tmp_path):
     assert len(found) == 1 and "cell 1 line 1 (80 characters)" in found[0], found
 
 
-@pytest.mark.xfail(strict=True, reason="part B: the notebooks' code lines are not yet at most "
-                                       f"{MAX_CODE_LINE} characters")
 def test_notebook_code_lines_fit_the_column():
     found = [line for path in NOTEBOOKS for line in long_code_lines(path)]
     assert not found, f"{len(found)} code lines longer than {MAX_CODE_LINE} characters:\n" + \
@@ -141,7 +138,6 @@ def test_number_exercises_adds_the_front_matter_once():
     assert sum(cell.get("id") == number_exercises.CELL_ID for cell in notebook.cells) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="part B: run tools/number_exercises.py on chapters/")
 def test_chapters_number_their_exercises_in_jupyterlab():
     missing = [ids(path) for path in CHAPTERS if not number_exercises.has_front_matter(
         nbformat.read(path, as_version=4), number_exercises.chapter_number(path))]
