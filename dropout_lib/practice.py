@@ -27,9 +27,8 @@ from .models import mlp
 from .training import History, fit
 
 __all__ = [
-    "apply_max_norm", "best_rate", "block_with_dropout", "clean_digits_error",
-    "clean_digits_history", "max_row_norm",
-    "project_max_norm", "rate_sweep", "variance_shift_ratio",
+    "apply_max_norm", "best_rate", "block_with_dropout", "clean_digits_history",
+    "max_row_norm", "project_max_norm", "rate_sweep", "variance_shift_ratio",
 ]
 
 
@@ -145,12 +144,6 @@ def clean_digits_history(n_train: int, rate: float, epochs: int, seed: int,
                 generator=torch.Generator().manual_seed(seed))
     return fit(model, split, epochs=epochs, lr=lr, batch_size=batch_size, record=record,
                generator=torch.Generator().manual_seed(seed))
-
-
-def clean_digits_error(n_train: int, rate: float, epochs: int, seed: int, **kwargs) -> float:
-    """The final holdout error of `clean_digits_history` (measured once, at the end)."""
-    return clean_digits_history(n_train, rate, epochs, seed, record="final",
-                                **kwargs).holdout_error
 
 
 def best_rate(rates: Sequence[float], errors: np.ndarray) -> float:

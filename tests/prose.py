@@ -105,8 +105,7 @@ def _sentences(paragraph: str) -> list[str]:
 
 def claims(markdown: str) -> list[tuple[str, bool]]:
     """(sentence, cites a source) for every sentence and table row of a markdown cell."""
-    text = re.sub(r"\A---\n.*?\n---\s*$", " ", markdown, flags=re.S | re.M)  # front matter
-    text = _strip_blocks(text)
+    text = _strip_blocks(markdown)
     # Citations are found before code spans are removed (a role's key is in backticks).
     text = _protect_roles(text)
     text = _strip_code_and_math(text)

@@ -208,15 +208,16 @@ def test_attention_block_matches_torch_attention_without_dropout():
     assert torch.allclose(block(x), want)
 
 
-def test_clean_digits_error_is_seeded_and_an_error():
-    from dropout_lib.practice import clean_digits_error
-    first = clean_digits_error(50, 0.5, 2, seed=3)
-    assert first == clean_digits_error(50, 0.5, 2, seed=3)
+def test_clean_digits_history_is_seeded_and_an_error():
+    from dropout_lib.practice import clean_digits_history
+    first = clean_digits_history(50, 0.5, 2, seed=3, record="final").holdout_error
+    assert first == clean_digits_history(50, 0.5, 2, seed=3, record="final").holdout_error
     assert 0.0 <= first <= 1.0
 
 
 def test_clean_digits_history_after_epoch_k_equals_a_run_of_k_epochs():
-    from dropout_lib.practice import clean_digits_error, clean_digits_history
+    from dropout_lib.practice import clean_digits_history
     history = clean_digits_history(50, 0.5, 3, seed=4)
     assert len(history.holdout_acc) == 3
-    assert 1 - history.holdout_acc[1] == clean_digits_error(50, 0.5, 2, seed=4)
+    final = clean_digits_history(50, 0.5, 2, seed=4, record="final")
+    assert 1 - history.holdout_acc[1] == final.holdout_error

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import torch
-from claims import claim
 
+from claims import claim
 from dropout_lib import data, models, training
 
 
