@@ -6,6 +6,7 @@ chapter modules as numbers and tensors.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -16,8 +17,9 @@ from matplotlib.axes import Axes
 from .training import History
 
 __all__ = [
-    "new_axes", "plot_activation_histogram", "plot_deletion_curve", "plot_gap", "plot_history",
-    "plot_mask", "plot_predictive_band", "plot_regression_fit", "plot_weight_images",
+    "new_axes", "offline_player", "plot_activation_histogram", "plot_deletion_curve",
+    "plot_gap", "plot_history", "plot_mask", "plot_predictive_band", "plot_regression_fit",
+    "plot_weight_images",
 ]
 
 # Colours that stay distinct on the website's light theme and for common colour blindness.
@@ -145,6 +147,38 @@ def plot_mask(mask, ax: Axes | None = None, title: str = "") -> Axes:
     if title:
         ax.set_title(title)
     return ax
+
+
+# Text for the player's buttons, in place of matplotlib's Font Awesome icons (a CDN font).
+_BUTTON_TEXT = {
+    "fa-minus": "\u2212", "fa-fast-backward": "\u23ee", "fa-step-backward": "\u25c0|",
+    "fa-play fa-flip-horizontal": "\u25c0", "fa-pause": "\u23f8", "fa-play": "\u25b6",
+    "fa-step-forward": "|\u25b6", "fa-fast-forward": "\u23ed", "fa-plus": "+",
+}
+
+
+def offline_player(animation, alt: str, fps: float = 2) -> str:
+    """A matplotlib animation as HTML that plays offline and passes an accessibility audit.
+
+    `animation.to_jshtml()` links Font Awesome from a CDN for its button icons, and leaves its
+    frame image without alt text and its frame slider without a label. This returns the same
+    player with the link removed, each icon replaced by a text symbol (every button keeps its
+    spoken `aria-label`), `alt` on the image and a label on the slider.
+    """
+    page = animation.to_jshtml(fps=fps, default_mode="loop")
+    page = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">', "",
+                  page)
+
+    def icon(match: re.Match) -> str:
+        classes = match.group(1).removeprefix("fa ").strip()
+        return f'<span aria-hidden="true">{_BUTTON_TEXT[classes]}</span>'
+
+    page = re.sub(r'<i class="(fa [^"]+)"></i>', icon, page)
+    page = re.sub(r'<img id="(_anim_img\w+)">',
+                  lambda m: f'<img id="{m.group(1)}" alt="{alt}">', page)
+    page = page.replace('type="range" class="anim-slider"',
+                        'type="range" class="anim-slider" aria-label="frame"')
+    return page
 
 
 # --- chapter 3 ---

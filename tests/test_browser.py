@@ -687,6 +687,32 @@ def test_search(site, browser):
     assert any("02_dropout_from_scratch" in href for href in hrefs), hrefs
 
 
+def test_chapter_2_animation_plays_offline(site, browser):
+    """The masks animation: its frames are in the page, and Next and Play move them, offline."""
+    page, failed, outside = open_page(browser, site, page_path(
+        "chapters/02_dropout_from_scratch"))
+    try:
+        player = page.locator("div.animation")
+        assert player.count() == 1, "chapter 2 should show one animation"
+        image = player.locator("img")
+        player.locator("button[aria-label='Pause']").click()
+        player.locator("button[aria-label='First frame']").click()
+        first = image.get_attribute("src")
+        player.locator("button[aria-label='Next frame']").click()
+        second = image.get_attribute("src")
+        slider = player.locator("input[type=range]").input_value()
+        player.locator("button[aria-label='Play']").click()
+        page.wait_for_function(
+            "src => document.querySelector('div.animation img').src !== src", arg=second,
+            timeout=5_000)
+        alt = image.get_attribute("alt")
+    finally:
+        page.close()
+    assert not failed and not outside, (failed, outside)
+    assert first.startswith("data:image/png") and second != first and slider == "1"
+    assert alt
+
+
 # --- the whole book as a PDF -----------------------------------------------------------------
 
 PDF = ROOT / "_build" / "pdf" / "book.pdf"
