@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -31,6 +32,7 @@ def tiny_cnn(
     dtype: torch.dtype = torch.float64,
     device: torch.device | str | None = None,
     generator: torch.Generator | None = None,
+    layer: Callable[..., nn.Module] | None = None,
 ) -> nn.Sequential:
     """A small CNN for flat 64-pixel digits: it reshapes its input to (batch, 1, 8, 8) itself.
 
@@ -38,7 +40,8 @@ def tiny_cnn(
     the dropout layers are `SpatialDropout`, which drops whole channels (Tompson et al., 2015)
     as `nn.Dropout2d` does; otherwise `Dropout`, which drops single pixels as `nn.Dropout`
     does. From the same generator state they draw the same masks as those torch layers.
-    `p = 0` adds no dropout layer.
+    `layer` puts any other drop layer there instead (chapter 8's variants): it is called as
+    `layer(p, generator=generator)`. `p = 0` adds no dropout layer.
 
     Args:
         p: drop rate of both dropout layers.
@@ -48,6 +51,8 @@ def tiny_cnn(
         dtype, device: where the parameters live.
         generator: draws the initial weights and the masks (as in `models.mlp`); the global
             generator when None.
+        layer: the drop layer's class (or any callable `(p, generator=...) -> module`);
+            overrides `spatial`.
 
     Returns:
         An `nn.Sequential` mapping (batch, 64) to (batch, n_classes).
@@ -61,7 +66,7 @@ def tiny_cnn(
         stage: list[nn.Module] = [build(nn.Conv2d, n_in, channels, 3, padding=1, **factory),
                                   nn.ReLU()]
         if p > 0:
-            kind = SpatialDropout if spatial else Dropout
+            kind = layer or (SpatialDropout if spatial else Dropout)
             stage.append(kind(p, generator=generator))
         return stage
 

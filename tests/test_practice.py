@@ -9,7 +9,7 @@ from torch import nn
 
 from dropout_lib import blocks, data, layers, models, practice, training
 from dropout_lib.layers import Dropout
-from dropout_lib.variants import SpatialDropout
+from dropout_lib.variants import GaussianDropout, SpatialDropout
 
 
 def test_project_max_norm_scales_only_long_rows():
@@ -132,6 +132,15 @@ def test_tiny_cnn_layers_and_shapes():
     assert element(torch.rand(3, 64, dtype=torch.float64)).shape == (3, 10)
     with pytest.raises(ValueError):
         blocks.tiny_cnn(p=1.5)
+
+
+def test_tiny_cnn_takes_any_drop_layer_with_its_rate_and_generator():
+    generator = torch.Generator().manual_seed(0)
+    net = blocks.tiny_cnn(p=0.3, channels=4, layer=GaussianDropout, generator=generator)
+    drops = [m for m in net if isinstance(m, GaussianDropout)]
+    assert len(drops) == 2 and all(m.p == 0.3 and m.generator is generator for m in drops)
+    assert not any(type(m) is Dropout for m in net)
+    assert not layers.dropout_layers(blocks.tiny_cnn(p=0.0, layer=GaussianDropout))
 
 
 @pytest.mark.parametrize("spatial", [False, True])

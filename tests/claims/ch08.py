@@ -1,0 +1,44 @@
+"""Chapter 8's claims: the variants trained on noisy digits, and the moments they keep."""
+
+from __future__ import annotations
+
+import torch
+
+from claims import claim
+from dropout_lib import blocks, data, layers, training, variants
+
+
+def _holdout_error(layer, seed: int) -> float:
+    split = data.digits(n_train=300, n_holdout=500, label_noise=0.3, seed=seed)
+    generator = torch.Generator().manual_seed(seed)
+    net = blocks.tiny_cnn(p=0.0 if layer is None else 0.3, channels=8, layer=layer,
+                          generator=generator)
+    training.fit(net, split, epochs=20, lr=1e-2, batch_size=50, generator=generator,
+                 record="none")
+    return 1 - training.evaluate(net, split.x_holdout, split.y_holdout)[1]
+
+
+@claim(8, "on noisy digits every drop layer lowers the tiny CNN's error, and spatial "
+          "dropout helps least")
+def every_variant_helps_spatial_least(seed: int) -> None:
+    errors = {name: _holdout_error(layer, seed) for name, layer in [
+        ("none", None), ("bernoulli", layers.Dropout),
+        ("gaussian", variants.GaussianDropout), ("spatial", variants.SpatialDropout)]}
+    assert max(errors["bernoulli"], errors["gaussian"], errors["spatial"]) < errors["none"], \
+        errors
+    assert errors["spatial"] > min(errors["bernoulli"], errors["gaussian"]), errors
+
+
+@claim(8, "Gaussian dropout keeps the mean and the variance of inverted dropout; alpha dropout "
+          "keeps a SELU input at mean 0 and variance 1")
+def gaussian_and_alpha_dropout_keep_moments(seed: int) -> None:
+    x = torch.full((200_000,), 2.0, dtype=torch.float64)
+    for p in (0.2, 0.5):
+        bernoulli = layers.Dropout(p, generator=torch.Generator().manual_seed(seed))(x)
+        gaussian = variants.GaussianDropout(p, generator=torch.Generator().manual_seed(seed))(x)
+        for y in (bernoulli, gaussian):
+            assert abs(y.mean().item() - 2.0) < 0.03
+            assert abs(y.var().item() / (4.0 * p / (1 - p)) - 1) < 0.03
+    z = torch.randn(200_000, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    out = variants.AlphaDropout(0.5, generator=torch.Generator().manual_seed(seed + 1))(z)
+    assert abs(out.mean().item()) < 0.02 and abs(out.std().item() - 1) < 0.02
