@@ -198,10 +198,11 @@ def bn_mlp(sizes: Sequence[int], p: float, dropout_before_bn: bool,
     """An MLP with batch normalisation after every hidden `Linear`, and dropout placed so that
     it does (or does not) feed a `BatchNorm1d`.
 
-    With `dropout_before_bn=True` every hidden layer is `Linear -> BN -> ReLU -> Dropout`, so
-    the next BN learns its statistics from dropped, rescaled inputs (the variance shift). With
-    False, dropout comes once, after the last BN, right before the output layer (the fix of
-    Li et al., 2019).
+    Both placements have exactly one dropout layer, so that they differ only in where it sits.
+    With `dropout_before_bn=True` it follows the first hidden block (`Linear -> BN -> ReLU ->
+    Dropout -> Linear -> BN ...`), so the second BN learns its statistics from dropped,
+    rescaled inputs (the variance shift). With False it comes after the last BN, right before
+    the output layer (the fix of Li et al., 2019).
 
     Args:
         sizes: widths from input to output, at least one hidden layer: `[64, 128, 128, 10]`.
@@ -212,15 +213,16 @@ def bn_mlp(sizes: Sequence[int], p: float, dropout_before_bn: bool,
             `models.mlp`); the global generator when None.
     """
     sizes = list(sizes)
-    if len(sizes) < 3:
-        raise ValueError(f"sizes needs at least one hidden layer, got {sizes}")
+    if len(sizes) < 3 + dropout_before_bn:
+        raise ValueError(f"sizes needs at least {1 + dropout_before_bn} hidden layer(s) for "
+                         f"this placement, got {sizes}")
     p = validate_p(p)
     layers: list[nn.Module] = []
     hidden = list(zip(sizes[:-2], sizes[1:-1], strict=True))
     for i, (n_in, n_out) in enumerate(hidden):
         layers += [build(nn.Linear, n_in, n_out, dtype=dtype, device=device, generator=generator),
                    nn.BatchNorm1d(n_out, dtype=dtype, device=device), nn.ReLU()]
-        if dropout_before_bn or i == len(hidden) - 1:
+        if i == (0 if dropout_before_bn else len(hidden) - 1):
             layers.append(Dropout(p, generator=generator))
     layers.append(build(nn.Linear, sizes[-2], sizes[-1], dtype=dtype, device=device,
                         generator=generator))

@@ -19,7 +19,7 @@ from .training import fit
 
 __all__ = [
     "dropout_expected_loss", "dropout_regression_weights", "dropout_sampled_loss",
-    "fit_linear_with_dropout",
+    "fit_linear_with_dropout", "ridge_weights",
 ]
 
 
@@ -78,6 +78,22 @@ def dropout_regression_weights(x: torch.Tensor, y: torch.Tensor, p: float) -> to
     gram = x.T @ x
     penalised = gram + p / (1.0 - p) * torch.diag(torch.diagonal(gram))
     return torch.linalg.solve(penalised, x.T @ y)
+
+
+def ridge_weights(x: torch.Tensor, y: torch.Tensor, lam: float) -> torch.Tensor:
+    """Plain ridge regression, $w = (X^\\top X + \\lambda I)^{-1} X^\\top y$: the same penalty
+    $\\lambda$ on every weight, whatever its feature's scale (chapter 5 compares it with
+    `dropout_regression_weights`, whose penalty follows each feature's norm).
+
+    Returns:
+        Shape `(n_features,)`.
+    """
+    if lam < 0:
+        raise ValueError(f"lam must be non-negative, got {lam}")
+    x, y = _regression_inputs(x, y)
+    gram = x.T @ x
+    eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
+    return torch.linalg.solve(gram + lam * eye, x.T @ y)
 
 
 def fit_linear_with_dropout(x: torch.Tensor, y: torch.Tensor, p: float, steps: int = 4000,

@@ -160,10 +160,13 @@ def test_bn_mlp_placements():
     before = inference.bn_mlp([4, 8, 8, 2], 0.5, dropout_before_bn=True)
     after = inference.bn_mlp([4, 8, 8, 2], 0.5, dropout_before_bn=False)
     kinds = lambda net: [type(m).__name__ for m in net]  # noqa: E731
-    assert kinds(before).count("Dropout") == 2 and kinds(after).count("Dropout") == 1
+    assert kinds(before).count("Dropout") == 1 and kinds(after).count("Dropout") == 1
     assert kinds(after)[-2:] == ["Dropout", "Linear"]
     # in `before`, a dropout layer comes before the second BatchNorm
     assert kinds(before).index("Dropout") < len(kinds(before)) - 1 - kinds(before)[::-1].index(
         "BatchNorm1d")
     with pytest.raises(ValueError):
         inference.bn_mlp([4, 2], 0.5, True)
+    with pytest.raises(ValueError):  # dropout before a BN needs a second BN to feed
+        inference.bn_mlp([4, 8, 2], 0.5, True)
+    assert [type(m).__name__ for m in inference.bn_mlp([4, 8, 2], 0.5, False)][-2] == "Dropout"

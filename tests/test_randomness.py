@@ -63,6 +63,14 @@ EXEMPT = {
 F64 = torch.float64
 
 
+def _player() -> None:
+    from matplotlib.animation import FuncAnimation
+
+    fig, ax = plt.subplots()
+    plotting.offline_player(FuncAnimation(fig, lambda i: ax.plot([i]), frames=2), alt="x")
+    plt.close(fig)
+
+
 def gen(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
@@ -217,6 +225,7 @@ CALLS = {
     "models.mlp": lambda: train_forward(net(), randn(5, 4)),
     # plotting
     "plotting.new_axes": lambda: plt.close(plotting.new_axes(2)[0]),
+    "plotting.offline_player": lambda: _player(),
     "plotting.plot_activation_histogram": lambda: with_axes(
         lambda ax: plotting.plot_activation_histogram(randn(5, 4).relu(), ax=ax)),
     "plotting.plot_deletion_curve": lambda: with_axes(
@@ -255,6 +264,7 @@ CALLS = {
         randn(6, 2), randn(6), randn(2), 0.3, 10, generator=gen()),
     "regression.fit_linear_with_dropout": lambda: regression.fit_linear_with_dropout(
         randn(6, 2), randn(6), 0.3, steps=5, generator=gen()),
+    "regression.ridge_weights": lambda: regression.ridge_weights(randn(6, 2), randn(6), 0.5),
     # training
     "training.History": history,
     "training.best_epoch": lambda: training.best_epoch(history()),

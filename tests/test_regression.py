@@ -71,3 +71,30 @@ def test_regression_input_errors():
     with pytest.raises(ValueError, match="rows"):
         regression.dropout_regression_weights(torch.zeros(3, 2, dtype=torch.float64),
                                              torch.zeros(4), 0.5)
+
+
+def test_ridge_weights_against_a_direct_minimisation_and_the_scale_story():
+    generator = torch.Generator().manual_seed(3)
+    x = torch.randn(40, 3, dtype=torch.float64, generator=generator)
+    y = torch.randn(40, dtype=torch.float64, generator=generator)
+    w = regression.ridge_weights(x, y, 2.0)
+    # the gradient of |y - Xw|^2 + lam |w|^2 vanishes at the solution
+    gradient = -2 * x.T @ (y - x @ w) + 2 * 2.0 * w
+    assert gradient.abs().max() < 1e-10
+    assert torch.allclose(regression.ridge_weights(x, y, 0.0),
+                          torch.linalg.lstsq(x, y[:, None]).solution.reshape(-1))
+    # equal feature norms: dropout's penalty is plain ridge with lam = p/(1-p) |x_j|^2
+    x_equal = x / x.norm(dim=0)
+    p = 0.3
+    assert torch.allclose(regression.ridge_weights(x_equal, y, p / (1 - p)),
+                          regression.dropout_regression_weights(x_equal, y, p))
+    # rescaling a feature: dropout's predictions stay, plain ridge's move
+    scaled = x_equal.clone()
+    scaled[:, 0] *= 10
+    dropout_change = (scaled @ regression.dropout_regression_weights(scaled, y, p)
+                      - x_equal @ regression.dropout_regression_weights(x_equal, y, p))
+    ridge_change = (scaled @ regression.ridge_weights(scaled, y, p / (1 - p))
+                    - x_equal @ regression.ridge_weights(x_equal, y, p / (1 - p)))
+    assert dropout_change.abs().max() < 1e-12 and ridge_change.abs().max() > 1e-3
+    with pytest.raises(ValueError):
+        regression.ridge_weights(x, y, -1.0)
