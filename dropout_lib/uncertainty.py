@@ -1,10 +1,13 @@
-"""Monte-Carlo dropout uncertainty on a 1-D regression with a gap in its data (chapter 6).
+"""Monte-Carlo dropout uncertainty: a 1-D regression with a gap, and a classifier (chapter 6).
 
 Gal and Ghahramani (2016) read a network trained with dropout as an approximate Bayesian model:
 keep dropout on at test time, run $T$ forward passes with independent masks and read the mean
 and spread of the outputs. The sampler is `mc.mc_predict`; this module holds the chapter's
 data (`gap_regression`), its trained model (`chapter_model`) and the calibration check
-(`coverage`).
+(`coverage`). For a classifier it holds the digits with one class held out
+(`digits_without`), three uncertainty scores (`max_softmax`, `predictive_entropy`,
+`mutual_information`, all three from one call of `classifier_scores`) and the area under
+the ROC curve that compares them (`auroc`).
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import Split
+from .data import Split, digits
 from .layers import dropout_layers
+from .mc import sample
 from .models import mlp
 from .training import fit
 
-__all__ = ["chapter_model", "coverage", "gap_regression", "in_data", "spread_ratio", "target"]
+__all__ = ["auroc", "chapter_model", "classifier_scores", "coverage", "digits_without",
+           "entropy", "gap_regression", "in_data", "max_softmax", "mutual_information",
+           "predictive_entropy", "spread_ratio", "target"]
 
 
 def coverage(y: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, z: float = 1.96) -> float:
@@ -116,3 +122,126 @@ def chapter_model(
     for layer in dropout_layers(model):
         layer.generator = None
     return model.eval(), split
+
+
+def entropy(probs: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Shannon entropy in nats, $-\\sum_k p_k \\log p_k$ with $0 \\log 0 = 0$, over `dim`.
+
+    Between 0 (one class certain) and $\\log K$ (all $K$ classes equally likely).
+    """
+    if not probs.is_floating_point():
+        raise TypeError(f"probs must be a floating-point tensor, got {probs.dtype}")
+    logs = torch.where(probs > 0, probs.log(), torch.zeros_like(probs))
+    return -(probs * logs).sum(dim=dim)
+
+
+def _check_samples(probs: torch.Tensor) -> None:
+    if probs.dim() < 2:
+        raise ValueError("probs must hold T samples of class probabilities: shape "
+                         f"(T, ..., n_classes), got {tuple(probs.shape)}")
+
+
+def max_softmax(logits: torch.Tensor) -> torch.Tensor:
+    """The largest softmax probability of each row: shape (n, K) to (n,).
+
+    Hendrycks and Gimpel's (2017) baseline confidence, here of the weight-scaled network
+    (evaluation mode); $1 -$ it is an uncertainty score.
+    """
+    return torch.softmax(logits, dim=-1).amax(dim=-1)
+
+
+def predictive_entropy(probs: torch.Tensor) -> torch.Tensor:
+    """Entropy of the MC mean, $H[\\bar p]$ with $\\bar p = \\frac1T \\sum_t p_t$.
+
+    Args:
+        probs: softmax probabilities of $T$ passes, shape (T, n, K).
+
+    Returns:
+        Shape (n,), in nats, between 0 and $\\log K$.
+    """
+    _check_samples(probs)
+    return entropy(probs.mean(dim=0))
+
+
+def mutual_information(probs: torch.Tensor) -> torch.Tensor:
+    """Mutual information between the prediction and the mask (BALD; Houlsby et al., 2011):
+    $H[\\bar p] - \\frac1T \\sum_t H[p_t]$.
+
+    Zero when all passes agree; positive when they disagree (Jensen's inequality), so it is
+    the part of the entropy that comes from the masks. Rounding below zero is clipped to 0.
+
+    Args:
+        probs: softmax probabilities of $T$ passes, shape (T, n, K).
+
+    Returns:
+        Shape (n,), in nats, between 0 and $\\log K$.
+    """
+    _check_samples(probs)
+    gap = entropy(probs.mean(dim=0)) - entropy(probs).mean(dim=0)
+    return gap.clamp(min=0)
+
+
+def classifier_scores(model: nn.Module, x: torch.Tensor, samples: int = 50, *,
+                      generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """Three uncertainty scores of a classifier on `x`, each of shape (n,), higher = less sure.
+
+    "max-softmax": $1 -$ `max_softmax` of the model in evaluation mode (weight scaling);
+    "entropy": `predictive_entropy` and "mutual information": `mutual_information` of
+    `samples` MC-dropout passes (`mc.sample`, masks from `generator`).
+    """
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            plain = model.eval()(x)
+    finally:
+        model.train(was_training)
+    probs = torch.softmax(sample(model, x, samples, generator=generator), dim=-1)
+    return {"max-softmax": 1 - max_softmax(plain), "entropy": predictive_entropy(probs),
+            "mutual information": mutual_information(probs)}
+
+
+def auroc(scores: torch.Tensor, positive: torch.Tensor) -> float:
+    """Area under the ROC curve: the chance that a positive scores above a negative.
+
+    The Mann-Whitney rank formula, ties counted as one half:
+    $(R_+ - n_+(n_+ + 1)/2) / (n_+ n_-)$, with $R_+$ the sum of the positives' ranks (tied
+    scores share their average rank). 1 separates perfectly, 0.5 is chance.
+
+    Args:
+        scores: shape (n,), higher meaning "more likely positive".
+        positive: booleans, shape (n,), with at least one True and one False.
+    """
+    scores = torch.as_tensor(scores).detach().reshape(-1).cpu().double().numpy()
+    positive = torch.as_tensor(positive).detach().reshape(-1).cpu().numpy()
+    if positive.dtype != bool or positive.shape != scores.shape:
+        raise ValueError("positive must be booleans of the same length as scores")
+    n_pos = int(positive.sum())
+    n_neg = positive.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("auroc needs at least one positive and one negative")
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    ranks = (ends - (counts - 1) / 2)[inverse]  # ranks from 1; ties share their average
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def digits_without(
+    label: int = 9, n_train: int = 1000, seed: int = 0, dtype: torch.dtype = torch.float64,
+) -> tuple[Split, torch.Tensor]:
+    """The 8x8 digits (`data.digits`) with one class taken out: `(split, unseen)`.
+
+    `split` holds the other nine classes, relabelled 0 to 8 in order, in its training and
+    holdout parts (the images of `data.digits(n_train, seed=seed)` minus those of `label`).
+    `unseen` holds every image of `label`, shape (m, 64): inputs of a kind the network never
+    saw in training.
+    """
+    if isinstance(label, bool) or label not in range(10):
+        raise ValueError(f"label must be an int from 0 to 9, got {label!r}")
+    full = digits(n_train, seed=seed, dtype=dtype)
+    keep_train, keep_holdout = full.y_train != label, full.y_holdout != label
+    relabel = lambda y: y - (y > label).long()  # noqa: E731
+    split = Split(full.x_train[keep_train], relabel(full.y_train[keep_train]),
+                  full.x_holdout[keep_holdout], relabel(full.y_holdout[keep_holdout]), 9,
+                  f"digits without the {label}s")
+    unseen = torch.cat([full.x_train[~keep_train], full.x_holdout[~keep_holdout]])
+    return split, unseen

@@ -281,10 +281,18 @@ CALLS = {
                                   record="final").holdout_error, [1, 2]),
     "spread.spread": lambda: spread.spread([0.1, 0.2]),
     # uncertainty
+    "uncertainty.auroc": lambda: uncertainty.auroc(randn(6), labels(6) > 0),
     "uncertainty.chapter_model": lambda: uncertainty.chapter_model(steps=2, seed=3),
+    "uncertainty.classifier_scores": lambda: uncertainty.classifier_scores(
+        net(), randn(5, 4), 10, generator=gen(1)),
     "uncertainty.coverage": lambda: uncertainty.coverage(randn(5), randn(5), randn(5).abs()),
+    "uncertainty.digits_without": lambda: uncertainty.digits_without(9, n_train=100, seed=1),
+    "uncertainty.entropy": lambda: uncertainty.entropy(probs()),
     "uncertainty.gap_regression": lambda: uncertainty.gap_regression(seed=1),
     "uncertainty.in_data": lambda: uncertainty.in_data(randn(5)),
+    "uncertainty.max_softmax": lambda: uncertainty.max_softmax(randn(5, 3)),
+    "uncertainty.mutual_information": lambda: uncertainty.mutual_information(probs()),
+    "uncertainty.predictive_entropy": lambda: uncertainty.predictive_entropy(probs()),
     "uncertainty.spread_ratio": lambda: uncertainty.spread_ratio(
         randn(6).abs(), torch.tensor([True, False] * 3)),
     "uncertainty.target": lambda: uncertainty.target(randn(5)),

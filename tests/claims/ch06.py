@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from claims import claim
-from dropout_lib import mc, uncertainty
+from dropout_lib import mc, models, training, uncertainty
 
 GRID = torch.linspace(-12, 12, 241, dtype=torch.float64)[:, None]
 
@@ -39,3 +39,19 @@ def spread_does_not_shrink_with_data(seed: int) -> None:
         spreads[n_train, rate] = _spread(net, inside, seed)
     assert spreads[640, 0.1] / spreads[80, 0.1] > 0.6, spreads  # a posterior: about 0.35
     assert spreads[80, 0.3] > spreads[80, 0.1], spreads
+
+
+@claim(6, "on digits with the 9s held out, the predictive entropy of the MC mean separates "
+          "the unseen 9s from the test digits better than max-softmax does")
+def entropy_flags_unseen_digits_better_than_max_softmax(seed: int) -> None:
+    split, unseen = uncertainty.digits_without(9, n_train=1000, seed=seed)
+    generator = torch.Generator().manual_seed(seed)
+    net = models.mlp([64, 128, 128, 9], dropout=0.5, generator=generator)
+    training.fit(net, split, epochs=40, lr=3e-3, batch_size=256, generator=generator,
+                 record="none")
+    x = torch.cat([split.x_holdout, unseen])
+    is_unseen = torch.arange(len(x)) >= len(split.x_holdout)
+    scores = uncertainty.classifier_scores(net, x, 50, generator=torch.Generator()
+                                           .manual_seed(seed))
+    areas = {name: uncertainty.auroc(score, is_unseen) for name, score in scores.items()}
+    assert areas["entropy"] > areas["max-softmax"], areas
