@@ -7,7 +7,10 @@ round differently, prints the same digits as the book.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -102,6 +105,22 @@ def _as_split(x, y, n_train, n_holdout, rng, n_classes, name, dtype) -> Split:
     return Split(as_x(train), as_y(train), as_x(holdout), as_y(holdout), n_classes, name)
 
 
+@functools.cache
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The 1797 digits (pixels 0 to 16) and labels, read from scikit-learn's data file.
+
+    The same arrays as `sklearn.datasets.load_digits()` (tests/test_data.py checks it) without
+    importing scikit-learn, which takes about two seconds. Returned arrays are read-only.
+    """
+    package = importlib.util.find_spec("sklearn")
+    table = np.loadtxt(Path(package.origin).parent / "datasets" / "data" / "digits.csv.gz",
+                       delimiter=",")
+    images, labels = table[:, :-1], table[:, -1].astype(np.int64)
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
+
+
 def digits(
     n_train: int = 500,
     n_holdout: int | None = None,
@@ -122,12 +141,10 @@ def digits(
         seed: fixes the shuffle and the noise.
         dtype: dtype of the inputs.
     """
-    from sklearn.datasets import load_digits  # imported here: it is slow to import
-
     _check_fraction(label_noise, "label_noise")
-    bunch = load_digits()
+    images, labels = _digits_arrays()
     rng = np.random.default_rng(seed)
-    split = _as_split(bunch.data / 16.0, bunch.target, n_train, n_holdout, rng, 10,
+    split = _as_split(images / 16.0, labels, n_train, n_holdout, rng, 10,
                       f"digits, {label_noise:.0%} label noise", dtype)
     if label_noise > 0:
         noisy = corrupt_labels(split.y_train.numpy(), label_noise, 10, rng)

@@ -28,6 +28,16 @@ def test_digits_shapes_and_dtypes():
     assert split.n_features == 64
 
 
+def test_digits_reads_the_same_arrays_as_scikit_learn():
+    from sklearn.datasets import load_digits
+
+    images, labels = data._digits_arrays()
+    bunch = load_digits()
+    np.testing.assert_array_equal(images, bunch.data)
+    np.testing.assert_array_equal(labels, bunch.target)
+    assert labels.dtype == np.int64
+
+
 def test_digits_holdout_defaults_to_the_rest():
     split = data.digits(n_train=300)
     assert len(split.x_holdout) == N_DIGITS - 300
