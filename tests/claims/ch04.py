@@ -34,9 +34,12 @@ def _errors(seed: int, rates: list[float], n_members: int = 4) -> tuple[float, f
     return one, ensembles.error_rate(ensembles.ensemble_probs(members, x), y)
 
 
-@claim(4, "on noisy labels one dropout network beats an ensemble of plain networks")
+@claim(4, "on noisy labels one dropout network beats an ensemble of plain networks; "
+          "averaging four dropout networks gains less than dropout gains over a plain net")
 def dropout_beats_plain_ensemble_on_noisy_labels(seed: int) -> None:
     plain_one, plain_ensemble = _errors(seed, [0.0, 0.0])
-    dropout_one, _ = _errors(seed, [0.2, 0.5])
+    dropout_one, dropout_ensemble = _errors(seed, [0.2, 0.5])
     assert plain_ensemble < plain_one
     assert dropout_one < plain_ensemble
+    # not `dropout_ensemble < dropout_one`: on seed 1000 the ensemble is slightly worse
+    assert dropout_one - dropout_ensemble < plain_one - dropout_one
