@@ -96,7 +96,9 @@ def mean_abs_correlation(activations: torch.Tensor) -> float:
     $\\frac{1}{m(m-1)} \\sum_{i \\ne j} |\\rho_{ij}|$, where $\\rho_{ij}$ is the correlation of
     units $i$ and $j$ over the examples and $m$ counts the units that vary. A unit whose
     activation is the same on every example (a dead ReLU) has no correlation, so it is left
-    out. 0 when units move independently, 1 when all are copies of one another (up to sign).
+    out. 0 when the units are uncorrelated (independent units are, in expectation; a finite
+    sample of them gives a small positive value), 1 when all are copies of one another (up to
+    sign).
 
     Args:
         activations: shape (n_examples, n_units); columns are units.
