@@ -6,16 +6,19 @@ A batch-norm layer behind it stores that training-time variance as its running v
 divides by it at test time, when dropout is off and the variance is smaller. `variance_ratio`
 measures the shift in a model: for each batch-norm layer, the variance of its input at test
 time over its running variance. 1 means no shift; below 1, the layer shrinks its test inputs.
+`recalibrate` removes the shift from a trained model without touching its weights.
 """
 
 from __future__ import annotations
+
+import copy
 
 import torch
 from torch import nn
 
 from .functional import validate_p
 
-__all__ = ["dropout_variance", "variance_ratio"]
+__all__ = ["dropout_variance", "recalibrate", "variance_ratio"]
 
 
 def dropout_variance(mean: float, variance: float, p: float) -> float:
@@ -72,3 +75,33 @@ def variance_ratio(model: nn.Module, x: torch.Tensor) -> list[float]:
         features = seen[i].transpose(0, 1).flatten(1)  # (features, batch * positions)
         ratios.append((features.var(dim=1, unbiased=False) / norm.running_var).mean().item())
     return ratios
+
+
+@torch.no_grad()
+def recalibrate(model: nn.Module, x: torch.Tensor) -> nn.Module:
+    """A copy of `model` whose batch-norm layers re-estimate their statistics with dropout off.
+
+    The weights stay as trained; only the running means and variances change. For each
+    batch-norm layer in turn (in `modules()` order, which must be the order of the forward
+    pass), the copy runs on `x` (training inputs, a batch of them) in evaluation mode except
+    for that layer, which takes its running statistics from the batch (reset, then cumulative
+    averaging, `momentum=None`). Every layer so sees the inputs it gets at test time, dropout
+    off and the layers before it already recalibrated, and no variance shift is left (chapter
+    5 separates the shift's cost from that of where dropout sits). `model` is not changed.
+
+    Returns:
+        The copy, in evaluation mode (its batch-norm layers keep `momentum=None`).
+    """
+    new = copy.deepcopy(model)
+    norms = [m for m in new.modules()
+             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_var is not None]
+    if not norms:
+        raise ValueError("the model has no batch-norm layer with running statistics")
+    new.eval()
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+        norm.train()
+        new(x)
+        norm.eval()
+    return new

@@ -65,3 +65,24 @@ def test_variance_ratio_is_one_for_a_batch_norm_fed_its_own_statistics():
     assert batchnorm.variance_ratio(model, x) == pytest.approx([0.25])
     assert model.training and norm.training  # modes restored
     assert not norm._forward_hooks  # hooks removed
+
+
+def test_recalibrate_removes_the_shift_and_keeps_the_weights():
+    x = torch.randn(256, 4, dtype=torch.float64, generator=gen(9))
+    net = inference.bn_mlp([4, 32, 32, 2], 0.5, dropout_before_bn=True, generator=gen(10))
+    net.train()
+    with torch.no_grad():
+        for _ in range(10):
+            net(x)  # running statistics learned with dropout on
+    before = [t.clone() for t in net.state_dict().values()]
+    assert batchnorm.variance_ratio(net, x)[1] < 0.85
+    fixed = batchnorm.recalibrate(net, x)
+    assert not fixed.training and net.training  # a new model; the old one untouched
+    assert all(torch.equal(a, b) for a, b in zip(before, net.state_dict().values(),
+                                                      strict=True))
+    # one batch, so the running variance is that batch's unbiased variance
+    assert batchnorm.variance_ratio(fixed, x) == pytest.approx([255 / 256] * 2, rel=1e-9)
+    for name, weight in net.named_parameters():
+        assert torch.equal(weight, dict(fixed.named_parameters())[name])
+    with pytest.raises(ValueError, match="no batch-norm layer"):
+        batchnorm.recalibrate(models.mlp([2, 2]), torch.zeros(3, 2, dtype=torch.float64))
