@@ -35,6 +35,21 @@ def wider_dropout_beats_none(seed: int) -> None:
     assert kept[1] < kept[0], kept
 
 
+@claim(7, "on the noisy digits, input dropout 0.2 alone gives a lower holdout error than no "
+          "dropout, and hidden dropout 0.5 is no better than none")
+def light_input_dropout_beats_none(seed: int) -> None:
+    noisy = _noisy(seed)
+    errors = {}
+    for name, rates in {"none": [0.0] * 3, "inputs": [0.2, 0.0, 0.0],
+                        "hidden": [0.0, 0.5, 0.5]}.items():
+        net = models.mlp([64, 64, 64, 10], dropout=rates,
+                         generator=torch.Generator().manual_seed(seed))
+        errors[name] = training.fit(net, noisy, record="final",
+                                    generator=torch.Generator().manual_seed(seed),
+                                    **SETTINGS).holdout_error
+    assert errors["inputs"] < errors["none"] <= errors["hidden"], errors
+
+
 @claim(7, "on 200 clean digits dropout 0.5 costs holdout error after 30 epochs, and the cost "
           "shrinks when training three times as long")
 def short_training_understates_dropout(seed: int) -> None:
