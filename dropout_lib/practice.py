@@ -173,7 +173,7 @@ def clean_digits_errors(n_train: int, rate: float, checkpoints: Sequence[int], s
     """
     checkpoints = [int(k) for k in checkpoints]
     if not checkpoints or checkpoints[0] < 1 or any(
-            b <= a for a, b in zip(checkpoints, checkpoints[1:])):
+            b <= a for a, b in zip(checkpoints, checkpoints[1:], strict=False)):
         raise ValueError(f"checkpoints must be increasing positive step counts, "
                          f"got {checkpoints}")
     split = data_digits(n_train=n_train, n_holdout=500, seed=seed)
@@ -228,7 +228,7 @@ def clean_digits_size_sweep(sizes: Sequence[int], rates: Sequence[float],
         if n < 1 or n % batch_size:
             raise ValueError(f"every size must be a positive multiple of batch_size "
                              f"({batch_size}), got {n}")
-        if not steps or steps[0] < 1 or any(b <= a for a, b in zip(steps, steps[1:])):
+        if not steps or steps[0] < 1 or any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
             raise ValueError(f"checkpoints must be increasing positive step counts, "
                              f"got {steps}")
     rates = [validate_p(r, "rate", allow_one=False) for r in rates]
