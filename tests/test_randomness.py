@@ -249,6 +249,9 @@ CALLS = {
     "practice.block_with_dropout": lambda: train_forward(
         practice.block_with_dropout(4, 6, 3, 0.3, generator=gen()), randn(5, 4)),
     "practice.clean_digits_history": lambda: practice.clean_digits_history(50, 0.5, 2, seed=0),
+    "practice.clean_digits_errors": lambda: practice.clean_digits_errors(50, 0.5, [1, 2], seed=0),
+    "practice.clean_digits_size_sweep": lambda: practice.clean_digits_size_sweep(
+        [50], [0.0, 0.5], (0,), [[2]]),
     "practice.max_row_norm": lambda: practice.max_row_norm(net()),
     "practice.project_max_norm": lambda: practice.project_max_norm(randn(3, 4), 1.0),
     "practice.rate_sweep": lambda: practice.rate_sweep(split(), [0.0, 0.5], n_hidden=4,

@@ -1,8 +1,9 @@
-"""Chapter 7's claims: the rate sweep (Fig. 9 in miniature), training length, the SDPA trap,
-and Adam at the SGD recipe's learning rates."""
+"""Chapter 7's claims: the rate sweep (Fig. 9 in miniature), training length, data size, the
+SDPA trap, and Adam at the SGD recipe's learning rates."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch.nn.functional import scaled_dot_product_attention
 
@@ -34,6 +35,21 @@ def wider_dropout_beats_none(seed: int) -> None:
     assert kept[1] < kept[0], kept
 
 
+@claim(7, "on the noisy digits, input dropout 0.2 alone gives a lower holdout error than no "
+          "dropout, and hidden dropout 0.5 is no better than none")
+def light_input_dropout_beats_none(seed: int) -> None:
+    noisy = _noisy(seed)
+    errors = {}
+    for name, rates in {"none": [0.0] * 3, "inputs": [0.2, 0.0, 0.0],
+                        "hidden": [0.0, 0.5, 0.5]}.items():
+        net = models.mlp([64, 64, 64, 10], dropout=rates,
+                         generator=torch.Generator().manual_seed(seed))
+        errors[name] = training.fit(net, noisy, record="final",
+                                    generator=torch.Generator().manual_seed(seed),
+                                    **SETTINGS).holdout_error
+    assert errors["inputs"] < errors["none"] <= errors["hidden"], errors
+
+
 @claim(7, "on 200 clean digits dropout 0.5 costs holdout error after 30 epochs, and the cost "
           "shrinks when training three times as long")
 def short_training_understates_dropout(seed: int) -> None:
@@ -42,6 +58,25 @@ def short_training_understates_dropout(seed: int) -> None:
             for epochs in (30, 90)}
     assert cost[30] > 0, cost
     assert cost[90] < cost[30], cost
+
+
+@claim(7, "on 1000 clean digits dropout 0.5 costs holdout error after 120 updates, and the "
+          "cost shrinks by 360 updates")
+def few_updates_understate_dropout_at_the_largest_size(seed: int) -> None:
+    errors = {rate: practice.clean_digits_errors(1000, rate, [120, 360], seed)
+              for rate in (0.0, 0.5)}
+    cost = errors[0.5] - errors[0.0]
+    assert cost[0] > 0, cost
+    assert cost[1] < cost[0], cost
+
+
+@claim(7, "trained 360 updates, clean digits at sizes 50 to 1000 show no clear gain from "
+          "dropout 0.5: averaged over the sizes its gain is below 0.015")
+def no_clear_gain_at_any_size(seed: int) -> None:
+    sizes = [50, 100, 200, 500, 1000]
+    errors = practice.clean_digits_size_sweep(sizes, [0.0, 0.5], (seed,), [[360]] * 5)
+    difference = np.array([e[1, 0, 0] - e[0, 0, 0] for e in errors])
+    assert difference.mean() > -0.015, difference
 
 
 @claim(7, "scaled_dot_product_attention ignores eval mode: two calls differ unless dropout_p=0")
