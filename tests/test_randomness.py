@@ -137,6 +137,8 @@ CALLS = {
     "batchnorm.dropout_variance": lambda: batchnorm.dropout_variance(1.0, 1.0, 0.5),
     "batchnorm.variance_ratio": lambda: batchnorm.variance_ratio(
         inference.bn_mlp([4, 6, 6, 2], 0.5, True, generator=gen()), randn(8, 4)),
+    "batchnorm.recalibrate": lambda: batchnorm.recalibrate(
+        inference.bn_mlp([4, 6, 6, 2], 0.5, True, generator=gen()), randn(8, 4)),
     # blocks
     "blocks.AttentionBlock": lambda: train_forward(
         blocks.AttentionBlock(8, 2, 0.5, 0.2, generator=gen()), randn(2, 5, 8)),
