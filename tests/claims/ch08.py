@@ -8,25 +8,30 @@ from claims import claim
 from dropout_lib import blocks, data, layers, training, variants
 
 
-def _holdout_error(layer, seed: int) -> float:
-    split = data.digits(n_train=300, n_holdout=500, label_noise=0.3, seed=seed)
+def _trained(layer, seed: int) -> tuple[float, float]:
+    """Holdout error and training accuracy (noisy labels) after the chapter's 40 epochs."""
+    split = data.digits(n_train=200, n_holdout=500, label_noise=0.3, seed=seed)
     generator = torch.Generator().manual_seed(seed)
     net = blocks.tiny_cnn(p=0.0 if layer is None else 0.3, channels=8, layer=layer,
                           generator=generator)
-    training.fit(net, split, epochs=20, lr=1e-2, batch_size=50, generator=generator,
+    training.fit(net, split, epochs=40, lr=2e-2, batch_size=50, generator=generator,
                  record="none")
-    return 1 - training.evaluate(net, split.x_holdout, split.y_holdout)[1]
+    return (1 - training.evaluate(net, split.x_holdout, split.y_holdout)[1],
+            training.evaluate(net, split.x_train, split.y_train)[1])
 
 
-@claim(8, "on noisy digits every drop layer lowers the tiny CNN's error, and spatial "
-          "dropout helps least")
-def every_variant_helps_spatial_least(seed: int) -> None:
-    errors = {name: _holdout_error(layer, seed) for name, layer in [
+# Only what the chapter concludes: the order of Bernoulli, Gaussian and spatial dropout
+# changes from seed to seed (measured on seeds 1000-1005), so it is not asserted.
+@claim(8, "on noisy digits every drop layer lowers the tiny CNN's error, and the net without "
+          "dropout fits more than the right 70% of its training labels")
+def every_variant_helps(seed: int) -> None:
+    results = {name: _trained(layer, seed) for name, layer in [
         ("none", None), ("bernoulli", layers.Dropout),
         ("gaussian", variants.GaussianDropout), ("spatial", variants.SpatialDropout)]}
+    errors = {name: error for name, (error, _) in results.items()}
     assert max(errors["bernoulli"], errors["gaussian"], errors["spatial"]) < errors["none"], \
         errors
-    assert errors["spatial"] > min(errors["bernoulli"], errors["gaussian"]), errors
+    assert results["none"][1] > 0.7, results
 
 
 @claim(8, "Gaussian dropout keeps the mean and the variance of inverted dropout; alpha dropout "

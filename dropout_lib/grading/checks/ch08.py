@@ -260,20 +260,24 @@ def _check_spatial(answer) -> None:
     _check_generator(answer, lambda g: (x, 0.5, True, g), what)
 
 
-# --- 8.4 which variant --------------------------------------------------------------------------
+# --- 8.4 the value of a dropped unit ---------------------------------------------------------
 
-quiz("8.4", "which variant",
-     digest="701df451026be714391d89cb9458cd56f48933cee23a07a83446c8d024db60eb",
-     choices="abcd",
-     hints={
-         "46da091ea519199cc98a8aef44d61fe6ec30a9e785744b561d8030b0e2622d72":
-             "standard dropout keeps the mean, but zeros and rescaled units change the "
-             "variance; which variant was designed to keep SELU's mean and variance?",
-         "3b1c4da354060c7640f2ef2376381bb1c026d1193b10a3388917781d23f968bb":
-             "spatial dropout zeros whole feature maps and rescales the rest, which changes "
-             "the variance just as standard dropout does.",
-         "68391d076b6c010bfd4569d62e97b7805e8c34cc07fdb783455445f9a7ae69a2":
-             "DropPath drops whole residual branches and rescales the kept ones, which changes "
-             "the variance of the sum; which variant was designed for self-normalising "
-             "networks?",
+# The answer is stored as a digest; the known wrong numbers are written to three decimals.
+quiz("8.4", "the value of a dropped unit",
+     digest="e90fba8f0a943590d36e908ad8dfa40571dbb327c5f9fb441cff9cb80f014d52",
+     step=0.001,
+     fallback="a dropped unit starts at SELU's lower limit and then goes through a x + b; find "
+              "a and b from the two conditions (mean 0 and variance 1 for a standard normal "
+              "input, of which a share p is replaced), at p = 0.2, and give three decimals.",
+     mistakes={
+         -1.758: "that is SELU's lower limit, the value before the affine map: every unit, "
+                 "dropped or kept, then goes through a x + b.",
+         -1.545: "you applied the scale a but not the shift b: the map is a x + b.",
+         -1.4065: "that scales the lower limit by the keep probability; a and b come from the "
+                  "mean and variance conditions, not from 1 - p alone.",
+         0.0: "alpha dropout does not zero a unit, as standard dropout does: a dropped unit is "
+              "first set to SELU's lower limit.",
+         0.309: "that is b alone, where a kept input of 0 ends up; a dropped unit starts from "
+                "SELU's lower limit, not from 0.",
+         -0.422: "that is the value at p = 0.8: p is the probability of *dropping* a unit.",
      })
