@@ -16,8 +16,8 @@ Core modules, which every chapter may use:
 - `spread`: `over_seeds` and `spread`, an experiment repeated over seeds, as mean ± sd.
 
 Chapter modules: `by_hand` (2), `analysis` (3), `ensembles` (4), `inference` and `regression`
-(5), `uncertainty` (6), `practice` and `blocks` (7). `grading` holds `check(exercise_id,
-answer)`; `grade` is the scorecard.
+(5), `uncertainty` (6), `practice`, `data_size` and `blocks` (7). `grading` holds
+`check(exercise_id, answer)`; `grade` is the scorecard.
 
 Importing the package loads none of them: each is imported the first time it is used
 (`dropout_lib.plotting`, `from dropout_lib import plotting, check`), so `import dropout_lib`
@@ -31,8 +31,9 @@ import importlib
 __version__ = "0.1.0"
 
 _MODULES = (
-    "analysis", "batchnorm", "blocks", "by_hand", "data", "ensembles", "functional", "grading",
-    "inference", "initialisation", "layers", "mc", "models", "plotting", "practice",
+    "analysis", "batchnorm", "blocks", "by_hand", "data", "data_size", "ensembles",
+    "functional", "grading", "inference", "initialisation", "layers", "mc", "models",
+    "plotting", "practice",
     "regression", "seeding", "spread", "training", "uncertainty", "variants",
 )
 # The names re-exported at the top level, and the module each one lives in.

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from dropout_lib import blocks, data, layers, models, practice, training
+from dropout_lib import blocks, data, data_size, layers, models, practice, training
 from dropout_lib.layers import Dropout
 from dropout_lib.variants import GaussianDropout, SpatialDropout
 
@@ -218,14 +218,14 @@ def test_attention_block_matches_torch_attention_without_dropout():
 
 
 def test_clean_digits_history_is_seeded_and_an_error():
-    from dropout_lib.practice import clean_digits_history
+    from dropout_lib.data_size import clean_digits_history
     first = clean_digits_history(50, 0.5, 2, seed=3, record="final").holdout_error
     assert first == clean_digits_history(50, 0.5, 2, seed=3, record="final").holdout_error
     assert 0.0 <= first <= 1.0
 
 
 def test_clean_digits_history_after_epoch_k_equals_a_run_of_k_epochs():
-    from dropout_lib.practice import clean_digits_history
+    from dropout_lib.data_size import clean_digits_history
     history = clean_digits_history(50, 0.5, 3, seed=4)
     assert len(history.holdout_acc) == 3
     final = clean_digits_history(50, 0.5, 2, seed=4, record="final")
@@ -234,25 +234,25 @@ def test_clean_digits_history_after_epoch_k_equals_a_run_of_k_epochs():
 
 def test_clean_digits_errors_is_the_history_of_a_run_stopped_there():
     # 100 examples in batches of 50: 2 updates per epoch, so update 6 ends epoch 3
-    errors = practice.clean_digits_errors(100, 0.5, [2, 6], seed=1)
-    history = practice.clean_digits_history(100, 0.5, 3, seed=1)
+    errors = data_size.clean_digits_errors(100, 0.5, [2, 6], seed=1)
+    history = data_size.clean_digits_history(100, 0.5, 3, seed=1)
     assert errors.tolist() == pytest.approx([1 - history.holdout_acc[0],
                                             1 - history.holdout_acc[2]], abs=1e-12)
     with pytest.raises(ValueError, match="increasing"):
-        practice.clean_digits_errors(100, 0.5, [6, 2], seed=1)
+        data_size.clean_digits_errors(100, 0.5, [6, 2], seed=1)
 
 
 def test_clean_digits_size_sweep_trains_each_run_as_alone():
     sizes, rates, seeds = [50, 100], [0.0, 0.5], (0, 3)
     checkpoints = [[3, 7], [2, 5, 9]]  # different budgets: runs leave the stack early
-    errors = practice.clean_digits_size_sweep(sizes, rates, seeds, checkpoints)
+    errors = data_size.clean_digits_size_sweep(sizes, rates, seeds, checkpoints)
     for i, n in enumerate(sizes):
         assert errors[i].shape == (2, 2, len(checkpoints[i]))
         for j, rate in enumerate(rates):
             for k, seed in enumerate(seeds):
-                alone = practice.clean_digits_errors(n, rate, checkpoints[i], seed)
+                alone = data_size.clean_digits_errors(n, rate, checkpoints[i], seed)
                 np.testing.assert_allclose(errors[i][j, k], alone, atol=1e-12)
     with pytest.raises(ValueError, match="multiple of batch_size"):
-        practice.clean_digits_size_sweep([60], rates, seeds, [[2]])
+        data_size.clean_digits_size_sweep([60], rates, seeds, [[2]])
     with pytest.raises(ValueError, match="one list"):
-        practice.clean_digits_size_sweep(sizes, rates, seeds, [[2]])
+        data_size.clean_digits_size_sweep(sizes, rates, seeds, [[2]])

@@ -30,6 +30,7 @@ from dropout_lib import (  # noqa: E402
     blocks,
     by_hand,
     data,
+    data_size,
     ensembles,
     functional,
     inference,
@@ -250,9 +251,9 @@ CALLS = {
     "practice.best_rate": lambda: practice.best_rate([0.0, 0.5], np.array([[0.2, 0.1]])),
     "practice.block_with_dropout": lambda: train_forward(
         practice.block_with_dropout(4, 6, 3, 0.3, generator=gen()), randn(5, 4)),
-    "practice.clean_digits_history": lambda: practice.clean_digits_history(50, 0.5, 2, seed=0),
-    "practice.clean_digits_errors": lambda: practice.clean_digits_errors(50, 0.5, [1, 2], seed=0),
-    "practice.clean_digits_size_sweep": lambda: practice.clean_digits_size_sweep(
+    "data_size.clean_digits_history": lambda: data_size.clean_digits_history(50, 0.5, 2, seed=0),
+    "data_size.clean_digits_errors": lambda: data_size.clean_digits_errors(50, 0.5, [1, 2], seed=0),
+    "data_size.clean_digits_size_sweep": lambda: data_size.clean_digits_size_sweep(
         [50], [0.0, 0.5], (0,), [[2]]),
     "practice.max_row_norm": lambda: practice.max_row_norm(net()),
     "practice.project_max_norm": lambda: practice.project_max_norm(randn(3, 4), 1.0),

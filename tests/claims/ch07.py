@@ -8,7 +8,7 @@ import torch
 from torch.nn.functional import scaled_dot_product_attention
 
 from claims import claim
-from dropout_lib import data, models, practice, set_seed, training
+from dropout_lib import data, data_size, models, practice, set_seed, training
 
 SETTINGS = dict(epochs=30, lr=3e-3, batch_size=100)
 
@@ -53,7 +53,7 @@ def light_input_dropout_beats_none(seed: int) -> None:
 @claim(7, "on 200 clean digits dropout 0.5 costs holdout error after 30 epochs, and the cost "
           "shrinks when training three times as long")
 def short_training_understates_dropout(seed: int) -> None:
-    history = {rate: practice.clean_digits_history(200, rate, 90, seed) for rate in (0.0, 0.5)}
+    history = {rate: data_size.clean_digits_history(200, rate, 90, seed) for rate in (0.0, 0.5)}
     cost = {epochs: history[0.0].holdout_acc[epochs - 1] - history[0.5].holdout_acc[epochs - 1]
             for epochs in (30, 90)}
     assert cost[30] > 0, cost
@@ -63,7 +63,7 @@ def short_training_understates_dropout(seed: int) -> None:
 @claim(7, "on 1000 clean digits dropout 0.5 costs holdout error after 120 updates, and the "
           "cost shrinks by 360 updates")
 def few_updates_understate_dropout_at_the_largest_size(seed: int) -> None:
-    errors = {rate: practice.clean_digits_errors(1000, rate, [120, 360], seed)
+    errors = {rate: data_size.clean_digits_errors(1000, rate, [120, 360], seed)
               for rate in (0.0, 0.5)}
     cost = errors[0.5] - errors[0.0]
     assert cost[0] > 0, cost
@@ -74,7 +74,7 @@ def few_updates_understate_dropout_at_the_largest_size(seed: int) -> None:
           "dropout 0.5: averaged over the sizes its gain is below 0.015")
 def no_clear_gain_at_any_size(seed: int) -> None:
     sizes = [50, 100, 200, 500, 1000]
-    errors = practice.clean_digits_size_sweep(sizes, [0.0, 0.5], (seed,), [[360]] * 5)
+    errors = data_size.clean_digits_size_sweep(sizes, [0.0, 0.5], (seed,), [[360]] * 5)
     difference = np.array([e[1, 0, 0] - e[0, 0, 0] for e in errors])
     assert difference.mean() > -0.015, difference
 
