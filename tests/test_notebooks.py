@@ -125,3 +125,11 @@ def test_first_code_cell_installs_only_where_missing(notebook):
     first = next(c for c in load(notebook)["cells"] if c["cell_type"] == "code")
     assert 'find_spec("dropout_lib") is None' in source(first)
     assert "remove-cell" in first["metadata"].get("tags", [])
+
+
+@pytest.mark.parametrize("notebook", ALL, ids=ids)
+def test_sets_one_thread_on_one_line(notebook):
+    # `make bench` times each notebook on one and two threads by rewriting this one line, so a
+    # formatter that splits it over several lines breaks the benchmark.
+    sources = ["".join(c["source"]) for c in load(notebook)["cells"] if c["cell_type"] == "code"]
+    assert sum(source.count("torch.set_num_threads(1)") for source in sources) == 1
