@@ -9,6 +9,7 @@ Core modules, which every chapter may use:
 - `data`: small seeded data sets (`digits`, `two_input_regression`, ...);
 - `models`: `mlp`, with a dropout rate per layer;
 - `training`: `fit` and `evaluate`, returning a `History`;
+- `stacked`: `fit`, many small MLPs trained side by side, each as `training.fit` trains it;
 - `mc`: Monte-Carlo dropout, `mc_predict` and `mc_average` (chapters 5 and 6);
 - `batchnorm`: the variance shift of dropout before batch normalisation (chapters 5 and 7);
 - `plotting`: `plot_*` helpers that draw on a matplotlib `Axes`;
@@ -34,7 +35,7 @@ _MODULES = (
     "analysis", "batchnorm", "blocks", "by_hand", "data", "data_size", "ensembles",
     "functional", "grading", "inference", "initialisation", "layers", "mc", "models",
     "plotting", "practice",
-    "regression", "seeding", "spread", "training", "uncertainty", "variants",
+    "regression", "seeding", "spread", "stacked", "training", "uncertainty", "variants",
 )
 # The names re-exported at the top level, and the module each one lives in.
 _NAMES = {"Dropout": "layers", "check": "grading", "dropout": "functional",

@@ -2,7 +2,8 @@
 
 - `project_max_norm` / `apply_max_norm`: the max-norm constraint of Srivastava et al. (2014),
   applied after every step of `training.fit` through its `after_step` argument;
-- `rate_sweep` and `best_rate`: holdout error against the drop rate, and the rate to pick;
+- `rate_sweep` and `best_rate`: holdout error against the drop rate (the runs trained side by
+  side by `stacked.fit`), and the rate to pick;
 - `block_with_dropout`: dropout placed after batch normalisation;
 - `variance_shift_ratio`: what dropout placed before batch normalisation does at test time,
   measured with `batchnorm.variance_ratio`.
@@ -23,7 +24,7 @@ from .functional import validate_p
 from .initialisation import build
 from .layers import Dropout
 from .models import mlp
-from .training import fit
+from .stacked import fit as stacked_fit
 
 __all__ = [
     "apply_max_norm", "best_rate", "block_with_dropout", "max_row_norm", "project_max_norm",
@@ -88,13 +89,17 @@ def rate_sweep(
     scale_width: bool = False,
     seeds: Sequence[int] = (0,),
     n_layers: int = 2,
-    **fit_kwargs,
+    epochs: int | Sequence[int] = 100,
+    lr: float = 1e-3,
+    batch_size: int = 64,
 ) -> np.ndarray:
     """Holdout error of an MLP for each drop rate and seed (Srivastava et al., 2014, fig. 9).
 
     Each hidden layer drops units with probability `rate` (no input dropout). With
     `scale_width=True` the width becomes `round(n_hidden / (1 - rate))`, so the expected number
-    of units kept, (1 - rate) * width, stays about `n_hidden`.
+    of units kept, (1 - rate) * width, stays about `n_hidden`. Each run is trained with Adam
+    as `training.fit(model, split, epochs, lr, batch_size, generator=shuffle)` trains it; the
+    runs of one width are trained side by side by `stacked.fit`, which gives the same result.
 
     Args:
         split: a classification split.
@@ -105,27 +110,38 @@ def rate_sweep(
             the masks (`models.mlp`), another one seeded with it shuffles the batches; the
             global random state is not touched.
         n_layers: number of hidden layers.
-        **fit_kwargs: passed to `training.fit` (epochs, lr, ...); only the final errors are
-            measured.
+        epochs: the training length; or increasing lengths, all measured in the same runs
+            (the error after k epochs is that of a run of k epochs).
+        lr, batch_size: Adam's learning rate and the mini-batch size.
 
     Returns:
-        Holdout errors, shape (len(seeds), len(rates)).
+        Holdout errors, shape (len(seeds), len(rates)) for one length, or
+        (len(seeds), len(rates), len(epochs)) for a sequence of lengths.
     """
     rates = [validate_p(r, "rate", allow_one=False) for r in rates]
     if split.n_classes is None:
         raise ValueError("rate_sweep needs a classification split (integer labels)")
+    lengths = [epochs] if isinstance(epochs, numbers.Integral) else [int(e) for e in epochs]
+    steps_per_epoch = -(-len(split.x_train) // batch_size)
     device = split.x_train.device
-    errors = np.zeros((len(seeds), len(rates)))
-    for i, seed in enumerate(seeds):
-        for j, rate in enumerate(rates):
-            width = round(n_hidden / (1 - rate)) if scale_width else n_hidden
-            model = mlp([split.n_features] + [width] * n_layers + [split.n_classes],
-                        dropout=rate, dtype=split.x_train.dtype, device=device,
-                        generator=torch.Generator(device=device).manual_seed(seed))
-            shuffle = torch.Generator(device=device).manual_seed(seed)
-            history = fit(model, split, generator=shuffle, record="final", **fit_kwargs)
-            errors[i, j] = history.holdout_error
-    return errors
+    errors = np.zeros((len(seeds), len(rates), len(lengths)))
+    runs = [(i, j) for j in range(len(rates)) for i in range(len(seeds))]
+
+    def width(j: int) -> int:
+        return round(n_hidden / (1 - rates[j])) if scale_width else n_hidden
+
+    for w in sorted({width(j) for j in range(len(rates))}):  # one stack per width
+        group = [(i, j) for i, j in runs if width(j) == w]
+        nets = [mlp([split.n_features] + [w] * n_layers + [split.n_classes], dropout=rates[j],
+                    dtype=split.x_train.dtype, device=device,
+                    generator=torch.Generator(device=device).manual_seed(seeds[i]))
+                for i, j in group]
+        shuffles = [torch.Generator(device=device).manual_seed(seeds[i]) for i, _ in group]
+        found = stacked_fit(nets, split, [k * steps_per_epoch for k in lengths], shuffles,
+                            lr=lr, batch_size=batch_size)
+        for (i, j), run in zip(group, found, strict=True):
+            errors[i, j] = run
+    return errors[:, :, 0] if isinstance(epochs, numbers.Integral) else errors
 
 
 def best_rate(rates: Sequence[float], errors: np.ndarray) -> float:

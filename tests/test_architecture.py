@@ -32,6 +32,7 @@ CORE = {
     "mc": {"functional", "layers"},
     "batchnorm": {"functional"},
     "plotting": {"data", "training"},
+    "stacked": {"data", "functional", "layers", "training"},
 }
 # Chapter modules: each may import core modules (not `plotting` or `execute`), never another
 # chapter module and never the grading code.

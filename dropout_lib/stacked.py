@@ -1,0 +1,242 @@
+"""Many small MLPs trained side by side, each exactly as `training.fit` trains it alone.
+
+Chapter 7's sweeps need dozens of runs of a small network, and one such run spends most of its
+time in per-step overhead, not arithmetic. `fit` stacks the runs' weights, so that each layer
+is one batched matrix product (`torch.baddbmm`) and one Adam updates the stack. Adam's update
+is element-wise and the summed loss gives each run exactly its own gradient, so each run is
+trained as `training.fit` trains it alone, up to floating-point rounding (tested in
+`tests/test_stacked.py`): the same batches, from the run's own shuffle generator, and the same
+dropout masks, from its own dropout layers' generators, drawn in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import Split
+from .functional import inverted_scale
+from .layers import Dropout
+from .training import evaluate
+
+__all__ = ["final_errors", "fit"]
+
+# Element-wise activations, which act on a stack as on each run (models.ACTIVATIONS).
+_ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.SELU, nn.GELU)
+
+
+def _layout(model: nn.Module) -> tuple[list[nn.Linear], list[Dropout | None], list[type]]:
+    """A `models.mlp` network as (its Linear layers, the dropout in front of each or None,
+    the activation type after each hidden Linear)."""
+    if not isinstance(model, nn.Sequential):
+        raise TypeError("stacked.fit trains models.mlp networks (an nn.Sequential)")
+    linears, drops, acts, pending = [], [], [], None
+    for module in model:
+        if isinstance(module, Dropout):
+            if pending is not None:
+                raise ValueError("two dropout layers in a row")
+            pending = module
+        elif isinstance(module, nn.Linear):
+            linears.append(module)
+            drops.append(pending)
+            pending = None
+        elif isinstance(module, _ELEMENTWISE) and len(acts) < len(linears):
+            acts.append(type(module))
+        else:
+            raise ValueError(f"stacked.fit trains models.mlp networks: Linear, an activation "
+                             f"and dropout.Dropout layers, not {type(module).__name__}")
+    if not linears or pending is not None or len(acts) != len(linears) - 1:
+        raise ValueError("not a models.mlp network: Linear layers with an activation between")
+    return linears, drops, acts
+
+
+def _batches(n: int, batch_size: int, steps: int, generator: torch.Generator,
+             device: torch.device) -> list[torch.Tensor]:
+    """The row indices of `steps` batches, drawn as `training.fit` draws them."""
+    batches: list[torch.Tensor] = []
+    while len(batches) < steps:
+        order = torch.randperm(n, generator=generator, device=device)
+        batches += [order[start:start + batch_size] for start in range(0, n, batch_size)]
+    return batches[:steps]
+
+
+def fit(models: Sequence[nn.Module], splits: Split | Sequence[Split],
+        checkpoints: Sequence[int] | Sequence[Sequence[int]],
+        generators: Sequence[torch.Generator], lr: float = 1e-3, batch_size: int = 64,
+        weight_decay: float = 0.0, with_train: bool = False) -> list[np.ndarray]:
+    """Train `models.mlp` networks side by side with Adam; their holdout errors at checkpoints.
+
+    Run r is `models[r]` trained on `splits[r]` as `training.fit(models[r], splits[r],
+    lr=lr, batch_size=batch_size, weight_decay=weight_decay, generator=generators[r])` trains
+    it, for `checkpoints[r][-1]` optimiser steps (an epoch has ceil(n_train / batch_size)
+    steps). Its holdout error is measured, dropout off, right after each step listed in
+    `checkpoints[r]`; measuring draws no randomness. A run leaves the stack after its last
+    checkpoint. The trained weights are written back into the models, which are left in
+    evaluation mode, so that `training.evaluate` measures anything else afterwards.
+
+    Args:
+        models: `models.mlp` networks with the same layer widths and activation; the rates
+            and places of their `layers.Dropout` layers may differ. Each dropout layer draws
+            its masks from its own generator.
+        splits: one classification split for all runs, or one per run; each run's holdout set
+            has the same size, and at every step the active runs' batches are equally large
+            (equal training-set sizes, or sizes that are multiples of `batch_size`).
+        checkpoints: increasing positive step counts, one list for all runs or one per run.
+        generators: one per run; it shuffles that run's batches.
+        lr, batch_size, weight_decay: as in `training.fit` with `optimizer="adam"`.
+        with_train: also measure the error on the training set at each checkpoint.
+
+    Returns:
+        One array of holdout errors per run, of shape (len(checkpoints[r]),); with
+        `with_train`, of shape (len(checkpoints[r]), 2): training error, holdout error.
+    """
+    models = list(models)
+    n_runs = len(models)
+    splits = [splits] * n_runs if isinstance(splits, Split) else list(splits)
+    if checkpoints and not isinstance(checkpoints[0], Sequence):
+        checkpoints = [checkpoints] * n_runs
+    checkpoints = [[int(k) for k in steps] for steps in checkpoints]
+    if not n_runs or not len(splits) == len(checkpoints) == len(generators) == n_runs:
+        raise ValueError("give one split, checkpoint list and generator per model (or one "
+                         "split and one checkpoint list for all)")
+    for steps in checkpoints:
+        if not steps or steps[0] < 1 or any(b <= a for a, b in zip(steps, steps[1:],
+                                                                     strict=False)):
+            raise ValueError(f"checkpoints must be increasing positive step counts, "
+                             f"got {steps}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    layouts = [_layout(model) for model in models]
+    shapes = {tuple(tuple(m.weight.shape) for m in lin) + tuple(act) for lin, _, act in layouts}
+    if len(shapes) != 1:
+        raise ValueError("the models of one stack need the same widths and activation")
+    if len({len(s.x_holdout) for s in splits}) != 1 or any(s.n_classes is None for s in splits):
+        raise ValueError("the splits need class labels and holdout sets of one size")
+    sizes = [len(s.x_train) for s in splits]
+    if len(set(sizes)) > 1 and any(n % batch_size for n in sizes):
+        raise ValueError(f"training sets of different sizes must be multiples of batch_size "
+                         f"({batch_size}), so that every batch is full")
+    device = splits[0].x_train.device
+    batches = [_batches(n, batch_size, steps[-1], g, device)
+               for n, steps, g in zip(sizes, checkpoints, generators, strict=True)]
+    pad = max(sizes)
+    x_train = torch.stack([nn.functional.pad(s.x_train, (0, 0, 0, pad - len(s.x_train)))
+                           for s in splits])
+    y_train = torch.stack([nn.functional.pad(s.y_train, (0, pad - len(s.y_train)))
+                           for s in splits])
+    n_in = x_train.shape[2]
+    x_train, y_train = x_train.flatten(0, 1), y_train.flatten()  # row r * pad + i
+    x_holdout = torch.stack([s.x_holdout for s in splits])
+    y_holdout = torch.stack([s.y_holdout for s in splits])
+    n_layers = len(layouts[0][0])
+    activation = layouts[0][2][0]() if n_layers > 1 else None
+    # per run and layer: (keep probability, scale, generator), or None for no dropout
+    drops = [[None if d is None else (1.0 - d.p, inverted_scale(d.p), d.generator)
+              for d in drop] for _, drop, _ in layouts]
+    params = []
+    for layer in range(n_layers):
+        params.append(torch.stack([lin[layer].weight.detach().T for lin, _, _ in layouts]))
+        params.append(torch.stack([lin[layer].bias.detach()[None] for lin, _, _ in layouts]))
+    params = [p.contiguous().requires_grad_() for p in params]
+
+    buffers: dict = {}  # per layer: the mask buffer and factors for the current stack
+
+    def masked(h: torch.Tensor, layer: int, active: list[int]) -> torch.Tensor:
+        """h with each run's dropout applied, drawn as `keep_mask` draws it for that run."""
+        key = (layer, tuple(active), tuple(h.shape))
+        if key not in buffers:
+            dropped = [(a, drops[r][layer]) for a, r in enumerate(active) if drops[r][layer]]
+            factor = torch.ones((len(h), 1, 1), dtype=h.dtype, device=h.device)
+            for a, (_, scale, _) in dropped:
+                factor[a] = scale
+            buffers[key] = (torch.ones(h.shape, dtype=torch.bool, device=h.device), factor,
+                            dropped)
+        kept, factor, dropped = buffers[key]
+        if not dropped:
+            return h
+        for a, (keep, _, generator) in dropped:
+            kept[a].bernoulli_(keep, generator=generator)
+        return h * (kept * factor)
+
+    def forward(params: list[torch.Tensor], x: torch.Tensor,
+                active: list[int] | None = None) -> torch.Tensor:
+        h = x
+        for layer in range(n_layers):
+            if active is not None:  # training mode
+                h = masked(h, layer, active)
+            h = torch.baddbmm(params[2 * layer + 1], h, params[2 * layer])
+            if layer < n_layers - 1:
+                h = activation(h)
+        return h
+
+    def write_back(runs: list[int], params: list[torch.Tensor]) -> None:
+        with torch.no_grad():
+            for a, r in enumerate(runs):
+                for layer, linear in enumerate(layouts[r][0]):
+                    linear.weight.copy_(params[2 * layer][a].T)
+                    linear.bias.copy_(params[2 * layer + 1][a, 0])
+
+    errors = [np.full((len(steps), 2), np.nan) for steps in checkpoints]
+    counts = torch.tensor(sizes, device=device)
+    active = list(range(n_runs))
+    # fused: fit's Adam in one pass over each tensor (equal up to rounding)
+    optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
+    for step in range(1, max(steps[-1] for steps in checkpoints) + 1):
+        batch = [batches[r][step - 1] for r in active]
+        if len({len(b) for b in batch}) > 1:
+            raise ValueError(f"the runs' batches differ in size at step {step}")
+        rows = (torch.tensor(active, device=device)[:, None] * pad + torch.stack(batch)).ravel()
+        logits = forward(params, x_train.index_select(0, rows).view(len(active), -1, n_in),
+                         active)
+        loss = nn.functional.cross_entropy(logits.flatten(0, 1), y_train.index_select(0, rows),
+                                           reduction="none").view(len(active), -1)
+        optimizer.zero_grad()
+        loss.mean(dim=1).sum().backward()
+        optimizer.step()
+        due = [a for a, r in enumerate(active) if step in checkpoints[r]]
+        if due:
+            with torch.no_grad():
+                chosen = [p[due] for p in params]
+                rows = torch.tensor([active[a] for a in due], device=device)
+                right = (forward(chosen, x_holdout[rows]).argmax(dim=2)
+                         == y_holdout[rows]).double().mean(dim=1)
+                fitted = torch.full_like(right, torch.nan)
+                if with_train:
+                    x = x_train.view(n_runs, pad, n_in)[rows]
+                    hits = forward(chosen, x).argmax(dim=2) == y_train.view(n_runs, pad)[rows]
+                    valid = torch.arange(pad, device=device) < counts[rows, None]
+                    fitted = (hits & valid).sum(dim=1).double() / counts[rows]
+                for a, acc, fit_acc in zip(due, right.tolist(), fitted.tolist(), strict=True):
+                    at = checkpoints[active[a]].index(step)
+                    errors[active[a]][at] = (1.0 - fit_acc, 1.0 - acc)
+        keep = [a for a, r in enumerate(active) if checkpoints[r][-1] > step]
+        if len(keep) < len(active):  # finished runs leave the stack
+            write_back([r for a, r in enumerate(active) if a not in keep],
+                       [p[[a for a in range(len(active)) if a not in keep]] for p in params])
+            if not keep:
+                break
+            state = [optimizer.state[p] for p in params]
+            params = [p.detach()[keep].clone().requires_grad_() for p in params]
+            optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
+            for p, old in zip(params, state, strict=True):
+                optimizer.state[p] = {"step": old["step"].clone(),
+                                      "exp_avg": old["exp_avg"][keep].clone(),
+                                      "exp_avg_sq": old["exp_avg_sq"][keep].clone()}
+            active = [active[a] for a in keep]
+    for model in models:
+        model.eval()
+    return errors if with_train else [e[:, 1] for e in errors]
+
+
+def final_errors(models: Sequence[nn.Module], splits: Split | Sequence[Split]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(training error, holdout error) of each model, dropout off, via `training.evaluate`."""
+    splits = [splits] * len(models) if isinstance(splits, Split) else list(splits)
+    train = [1.0 - evaluate(m, s.x_train, s.y_train)[1] for m, s in zip(models, splits,
+                                                                         strict=True)]
+    hold = [1.0 - evaluate(m, s.x_holdout, s.y_holdout)[1] for m, s in zip(models, splits,
+                                                                            strict=True)]
+    return np.array(train), np.array(hold)
