@@ -55,7 +55,7 @@ def test_runs_with_their_own_data_and_budgets_leave_the_stack():
         want = []
         training.fit(alone, splits[s], epochs=-(-checkpoints[s][-1] // steps), batch_size=20,
                      record="none", generator=torch.Generator().manual_seed(s),
-                     after_step=lambda k, a=alone, s=s: want.append(
+                     after_step=lambda k, a=alone, s=s, want=want: want.append(
                          1 - training.evaluate(a, splits[s].x_holdout,
                                                splits[s].y_holdout)[1]))
         np.testing.assert_allclose(errors[s], [want[k - 1] for k in checkpoints[s]],
