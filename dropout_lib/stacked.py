@@ -20,9 +20,8 @@ from torch import nn
 from .data import Split
 from .functional import inverted_scale
 from .layers import Dropout
-from .training import evaluate
 
-__all__ = ["final_errors", "fit"]
+__all__ = ["fit"]
 
 # Element-wise activations, which act on a stack as on each run (models.ACTIVATIONS).
 _ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.SELU, nn.GELU)
@@ -230,13 +229,3 @@ def fit(models: Sequence[nn.Module], splits: Split | Sequence[Split],
         model.eval()
     return errors if with_train else [e[:, 1] for e in errors]
 
-
-def final_errors(models: Sequence[nn.Module], splits: Split | Sequence[Split]
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """(training error, holdout error) of each model, dropout off, via `training.evaluate`."""
-    splits = [splits] * len(models) if isinstance(splits, Split) else list(splits)
-    train = [1.0 - evaluate(m, s.x_train, s.y_train)[1] for m, s in zip(models, splits,
-                                                                         strict=True)]
-    hold = [1.0 - evaluate(m, s.x_holdout, s.y_holdout)[1] for m, s in zip(models, splits,
-                                                                            strict=True)]
-    return np.array(train), np.array(hold)

@@ -273,7 +273,6 @@ CALLS = {
         randn(6, 2), randn(6), 0.3, steps=5, generator=gen()),
     "regression.ridge_weights": lambda: regression.ridge_weights(randn(6, 2), randn(6), 0.5),
     # stacked
-    "stacked.final_errors": lambda: stacked.final_errors([net(sizes=(64, 6, 10))], split()),
     "stacked.fit": lambda: stacked.fit([net(sizes=(64, 6, 10)), net(sizes=(64, 6, 10))],
                                        split(), [1, 2], [gen(1), gen(2)]),
     # training

@@ -60,8 +60,9 @@ def test_runs_with_their_own_data_and_budgets_leave_the_stack():
                                                splits[s].y_holdout)[1]))
         np.testing.assert_allclose(errors[s], [want[k - 1] for k in checkpoints[s]],
                                    atol=1e-12)
-    train, hold = stacked.final_errors(nets, splits)
-    assert train.shape == hold.shape == (3,)
+    pairs = list(zip(nets, splits, strict=True))
+    train = [1 - training.evaluate(n, s.x_train, s.y_train)[1] for n, s in pairs]
+    hold = [1 - training.evaluate(n, s.x_holdout, s.y_holdout)[1] for n, s in pairs]
     assert hold[2] == pytest.approx(errors[2][-1], abs=1e-12)
     again = [net(0.5, s, activation="tanh") for s in range(3)]
     both = stacked.fit(again, splits, checkpoints,
