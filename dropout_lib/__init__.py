@@ -9,7 +9,8 @@ Core modules, which every chapter may use:
 - `data`: small seeded data sets (`digits`, `two_input_regression`, ...);
 - `models`: `mlp`, with a dropout rate per layer;
 - `training`: `fit` and `evaluate`, returning a `History`;
-- `stacked`: `fit`, many small MLPs trained side by side, each as `training.fit` trains it;
+- `stacked`: `fit`, many small MLPs trained side by side, each as `training.fit` trains it,
+  and `train`, its loop for any model written as a stack;
 - `mc`: Monte-Carlo dropout, `mc_predict` and `mc_average` (chapters 5 and 6);
 - `batchnorm`: the variance shift of dropout before batch normalisation (chapters 5 and 7);
 - `plotting`: `plot_*` helpers that draw on a matplotlib `Axes`;
@@ -17,7 +18,7 @@ Core modules, which every chapter may use:
 - `spread`: `over_seeds` and `spread`, an experiment repeated over seeds, as mean ± sd.
 
 Chapter modules: `by_hand` (2), `analysis` (3), `ensembles` (4), `inference` and `regression`
-(5), `uncertainty` (6), `practice`, `data_size` and `blocks` (7). `grading` holds
+(5), `uncertainty` (6), `practice`, `data_size`, `blocks` and `transformer` (7). `grading` holds
 `check(exercise_id, answer)`; `grade` is the scorecard.
 
 Importing the package loads none of them: each is imported the first time it is used
@@ -35,7 +36,8 @@ _MODULES = (
     "analysis", "batchnorm", "blocks", "by_hand", "data", "data_size", "ensembles",
     "functional", "grading", "inference", "initialisation", "layers", "mc", "models",
     "plotting", "practice",
-    "regression", "seeding", "spread", "stacked", "training", "uncertainty", "variants",
+    "regression", "seeding", "spread", "stacked", "training", "transformer", "uncertainty",
+    "variants",
 )
 # The names re-exported at the top level, and the module each one lives in.
 _NAMES = {"Dropout": "layers", "check": "grading", "dropout": "functional",

@@ -7,11 +7,14 @@ is element-wise and the summed loss gives each run exactly its own gradient, so 
 trained as `training.fit` trains it alone, up to floating-point rounding (tested in
 `tests/test_stacked.py`): the same batches, from the run's own shuffle generator, and the same
 dropout masks, from its own dropout layers' generators, drawn in the same order.
+
+`train` is the loop itself, for any model written as a stack (`transformer.fit` uses it);
+`Masks` draws each run's dropout masks as `functional.keep_mask` draws them for that run alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -21,7 +24,7 @@ from .data import Split
 from .functional import inverted_scale
 from .layers import Dropout
 
-__all__ = ["fit"]
+__all__ = ["Masks", "fit", "train"]
 
 # Element-wise activations, which act on a stack as on each run (models.ACTIVATIONS).
 _ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.SELU, nn.GELU)
@@ -50,6 +53,49 @@ def _layout(model: nn.Module) -> tuple[list[nn.Linear], list[Dropout | None], li
     if not linears or pending is not None or len(acts) != len(linears) - 1:
         raise ValueError("not a models.mlp network: Linear layers with an activation between")
     return linears, drops, acts
+
+
+class Masks:
+    """Each run's dropout on a stack, drawn as `functional.keep_mask` draws it for that run alone.
+
+    `masks(h, site, active)` applies, to the slice `h[a]` of each active run `active[a]`, the
+    dropout layer `layers[active[a]][site]` (None for none): one draw per element from that
+    layer's generator, in `h[a]`'s contiguous layout, and the factor $1/(1-p)$. The sites of a
+    model must be applied in the order its forward pass applies its layers, and runs must not
+    share a generator, so that each generator gives its run the masks it would give it alone.
+
+    Args:
+        layers: per run, its dropout layers (`layers.Dropout` or None) in site order.
+    """
+
+    def __init__(self, layers: Sequence[Sequence[Dropout | None]]) -> None:
+        # per run and site: (keep probability, scale, generator), or None (p = 0 draws nothing)
+        self.sites = [[None if d is None or d.p == 0.0 else
+                       (1.0 - d.p, inverted_scale(d.p), d.generator) for d in run]
+                      for run in layers]
+        self.buffers: dict = {}
+
+    def __call__(self, h: torch.Tensor, site: int, active: Sequence[int]) -> torch.Tensor:
+        key = (site, tuple(active), tuple(h.shape))
+        if key not in self.buffers:
+            dropped = [(a, self.sites[r][site]) for a, r in enumerate(active)
+                       if self.sites[r][site]]
+            factor = torch.ones((len(h),) + (1,) * (h.dim() - 1), dtype=h.dtype,
+                                device=h.device)
+            for a, (_, scale, _) in dropped:
+                factor[a] = scale
+            self.buffers[key] = (torch.ones(h.shape, dtype=torch.bool, device=h.device),
+                                 factor, dropped)
+        kept, factor, dropped = self.buffers[key]
+        if not dropped:
+            return h
+        for a, (keep, _, generator) in dropped:
+            if keep == 0.0:  # p = 1: keep_mask draws nothing
+                kept[a].fill_(False)
+            else:
+                kept[a].bernoulli_(keep, generator=generator)
+        return h * (kept * factor)
+
 
 
 def _batches(n: int, batch_size: int, steps: int, generator: torch.Generator,
@@ -92,6 +138,60 @@ def fit(models: Sequence[nn.Module], splits: Split | Sequence[Split],
         One array of holdout errors per run, of shape (len(checkpoints[r]),); with
         `with_train`, of shape (len(checkpoints[r]), 2): training error, holdout error.
     """
+    if not models:
+        raise ValueError("give at least one model")
+    layouts = [_layout(model) for model in models]
+    shapes = {tuple(tuple(m.weight.shape) for m in lin) + tuple(act) for lin, _, act in layouts}
+    if len(shapes) != 1:
+        raise ValueError("the models of one stack need the same widths and activation")
+    n_layers = len(layouts[0][0])
+    activation = layouts[0][2][0]() if n_layers > 1 else None
+    masks = Masks([drop for _, drop, _ in layouts])
+    params = []
+    for layer in range(n_layers):
+        params.append(torch.stack([lin[layer].weight.detach().T for lin, _, _ in layouts]))
+        params.append(torch.stack([lin[layer].bias.detach()[None] for lin, _, _ in layouts]))
+
+    def forward(params: list[torch.Tensor], x: torch.Tensor,
+                active: list[int] | None = None) -> torch.Tensor:
+        h = x
+        for layer in range(n_layers):
+            if active is not None:  # training mode
+                h = masks(h, layer, active)
+            h = torch.baddbmm(params[2 * layer + 1], h, params[2 * layer])
+            if layer < n_layers - 1:
+                h = activation(h)
+        return h
+
+    def write_back(runs: list[int], params: list[torch.Tensor]) -> None:
+        with torch.no_grad():
+            for a, r in enumerate(runs):
+                for layer, linear in enumerate(layouts[r][0]):
+                    linear.weight.copy_(params[2 * layer][a].T)
+                    linear.bias.copy_(params[2 * layer + 1][a, 0])
+
+    return train(models, params, forward, write_back, splits, checkpoints, generators, lr,
+                 batch_size, weight_decay, with_train)
+
+
+def train(models: Sequence[nn.Module], params: Sequence[torch.Tensor],
+          forward: Callable[..., torch.Tensor], write_back: Callable[..., None],
+          splits: Split | Sequence[Split],
+          checkpoints: Sequence[int] | Sequence[Sequence[int]],
+          generators: Sequence[torch.Generator], lr: float, batch_size: int,
+          weight_decay: float, with_train: bool) -> list[np.ndarray]:
+    """The loop of `fit` for any model written as a stack.
+
+    Args:
+        models: the runs' modules; left in evaluation mode at the end.
+        params: the stack's parameters, each with the run as its first dimension.
+        forward: `forward(params, x, active)` maps inputs of shape (runs, batch, features) to
+            logits (runs, batch, classes); `active` lists the runs in the stack, in training
+            mode, and is None in evaluation mode.
+        write_back: `write_back(runs, params)` copies the parameters of the stack's runs (in
+            that order) into their modules.
+        The rest: as in `fit`.
+    """
     models = list(models)
     n_runs = len(models)
     splits = [splits] * n_runs if isinstance(splits, Split) else list(splits)
@@ -108,10 +208,6 @@ def fit(models: Sequence[nn.Module], splits: Split | Sequence[Split],
                              f"got {steps}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    layouts = [_layout(model) for model in models]
-    shapes = {tuple(tuple(m.weight.shape) for m in lin) + tuple(act) for lin, _, act in layouts}
-    if len(shapes) != 1:
-        raise ValueError("the models of one stack need the same widths and activation")
     if len({len(s.x_holdout) for s in splits}) != 1 or any(s.n_classes is None for s in splits):
         raise ValueError("the splits need class labels and holdout sets of one size")
     sizes = [len(s.x_train) for s in splits]
@@ -130,53 +226,7 @@ def fit(models: Sequence[nn.Module], splits: Split | Sequence[Split],
     x_train, y_train = x_train.flatten(0, 1), y_train.flatten()  # row r * pad + i
     x_holdout = torch.stack([s.x_holdout for s in splits])
     y_holdout = torch.stack([s.y_holdout for s in splits])
-    n_layers = len(layouts[0][0])
-    activation = layouts[0][2][0]() if n_layers > 1 else None
-    # per run and layer: (keep probability, scale, generator), or None for no dropout
-    drops = [[None if d is None else (1.0 - d.p, inverted_scale(d.p), d.generator)
-              for d in drop] for _, drop, _ in layouts]
-    params = []
-    for layer in range(n_layers):
-        params.append(torch.stack([lin[layer].weight.detach().T for lin, _, _ in layouts]))
-        params.append(torch.stack([lin[layer].bias.detach()[None] for lin, _, _ in layouts]))
     params = [p.contiguous().requires_grad_() for p in params]
-
-    buffers: dict = {}  # per layer: the mask buffer and factors for the current stack
-
-    def masked(h: torch.Tensor, layer: int, active: list[int]) -> torch.Tensor:
-        """h with each run's dropout applied, drawn as `keep_mask` draws it for that run."""
-        key = (layer, tuple(active), tuple(h.shape))
-        if key not in buffers:
-            dropped = [(a, drops[r][layer]) for a, r in enumerate(active) if drops[r][layer]]
-            factor = torch.ones((len(h), 1, 1), dtype=h.dtype, device=h.device)
-            for a, (_, scale, _) in dropped:
-                factor[a] = scale
-            buffers[key] = (torch.ones(h.shape, dtype=torch.bool, device=h.device), factor,
-                            dropped)
-        kept, factor, dropped = buffers[key]
-        if not dropped:
-            return h
-        for a, (keep, _, generator) in dropped:
-            kept[a].bernoulli_(keep, generator=generator)
-        return h * (kept * factor)
-
-    def forward(params: list[torch.Tensor], x: torch.Tensor,
-                active: list[int] | None = None) -> torch.Tensor:
-        h = x
-        for layer in range(n_layers):
-            if active is not None:  # training mode
-                h = masked(h, layer, active)
-            h = torch.baddbmm(params[2 * layer + 1], h, params[2 * layer])
-            if layer < n_layers - 1:
-                h = activation(h)
-        return h
-
-    def write_back(runs: list[int], params: list[torch.Tensor]) -> None:
-        with torch.no_grad():
-            for a, r in enumerate(runs):
-                for layer, linear in enumerate(layouts[r][0]):
-                    linear.weight.copy_(params[2 * layer][a].T)
-                    linear.bias.copy_(params[2 * layer + 1][a, 0])
 
     errors = [np.full((len(steps), 2), np.nan) for steps in checkpoints]
     counts = torch.tensor(sizes, device=device)

@@ -37,7 +37,7 @@ CORE = {
 # Chapter modules: each may import core modules (not `plotting` or `execute`), never another
 # chapter module and never the grading code.
 CHAPTERS = {"by_hand", "analysis", "ensembles", "inference", "regression", "uncertainty",
-            "practice", "data_size", "blocks"}
+            "practice", "data_size", "blocks", "transformer"}
 CHAPTER_MAY_IMPORT = set(CORE) - {"plotting", "execute"}
 # The grading code: the exercise registry and checks (`grading`, with `grading.checks.chNN`)
 # and the scorecard (`grade`). Only they import each other; within them, no cycle either

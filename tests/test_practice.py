@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from dropout_lib import blocks, data, data_size, layers, models, practice, training
+from dropout_lib import blocks, data, data_size, layers, models, practice, training, transformer
 from dropout_lib.layers import Dropout
 from dropout_lib.variants import GaussianDropout, SpatialDropout
 
@@ -168,8 +168,8 @@ def test_tiny_cnn_trains_like_the_same_network_with_torch_dropout(spatial):
 
 def test_blocks_with_a_generator_leave_the_global_state_and_are_reproducible():
     state = torch.get_rng_state()
-    first = blocks.AttentionBlock(8, 2, generator=torch.Generator().manual_seed(0))
-    second = blocks.AttentionBlock(8, 2, generator=torch.Generator().manual_seed(0))
+    first = transformer.AttentionBlock(8, 2, generator=torch.Generator().manual_seed(0))
+    second = transformer.AttentionBlock(8, 2, generator=torch.Generator().manual_seed(0))
     cnn = blocks.tiny_cnn(p=0.2, generator=torch.Generator().manual_seed(0))
     cnn.train()(torch.rand(2, 64, dtype=torch.float64, generator=torch.Generator()))
     assert torch.equal(torch.get_rng_state(), state)
@@ -190,31 +190,6 @@ def test_neighbour_correlation():
     assert abs(blocks.neighbour_correlation(noise)) < 0.1
     with pytest.raises(ValueError):
         blocks.neighbour_correlation(torch.ones(2, 2, 4, 4))
-
-
-def test_attention_block_modes():
-    torch.manual_seed(0)
-    block = blocks.AttentionBlock(d_model=8, n_heads=2, attention_p=0.5, residual_p=0.2)
-    x = torch.randn(3, 5, 8, dtype=torch.float64)
-    block.eval()
-    assert torch.equal(block(x), block(x))
-    assert torch.allclose(block.last_attention.sum(-1), torch.ones(3, 2, 5, dtype=torch.float64))
-    block.train()
-    block(x)
-    assert block.last_attention.shape == (3, 2, 5, 5)
-    assert (block.last_attention == 0).any()
-    with pytest.raises(ValueError):
-        blocks.AttentionBlock(d_model=7, n_heads=2)
-
-
-def test_attention_block_matches_torch_attention_without_dropout():
-    torch.manual_seed(0)
-    block = blocks.AttentionBlock(d_model=8, n_heads=2, attention_p=0.0, residual_p=0.0)
-    x = torch.randn(2, 4, 8, dtype=torch.float64)
-    query, key, value = block.qkv(block.norm(x)).view(2, 4, 3, 2, 4).permute(2, 0, 3, 1, 4)
-    mixed = nn.functional.scaled_dot_product_attention(query, key, value)
-    want = x + block.out(mixed.transpose(1, 2).reshape(2, 4, 8))
-    assert torch.allclose(block(x), want)
 
 
 def test_clean_digits_history_is_seeded_and_an_error():

@@ -44,6 +44,7 @@ from dropout_lib import (  # noqa: E402
     spread,
     stacked,
     training,
+    transformer,
     uncertainty,
     variants,
 )
@@ -142,8 +143,6 @@ CALLS = {
     "batchnorm.recalibrate": lambda: batchnorm.recalibrate(
         inference.bn_mlp([4, 6, 6, 2], 0.5, True, generator=gen()), randn(8, 4)),
     # blocks
-    "blocks.AttentionBlock": lambda: train_forward(
-        blocks.AttentionBlock(8, 2, 0.5, 0.2, generator=gen()), randn(2, 5, 8)),
     "blocks.neighbour_correlation": lambda: blocks.neighbour_correlation(randn(2, 3, 4, 4)),
     "blocks.tiny_cnn": lambda: [train_forward(blocks.tiny_cnn(0.2, spatial, 4, generator=gen()),
                                               randn(3, 64)) for spatial in (False, True)],
@@ -275,6 +274,24 @@ CALLS = {
     # stacked
     "stacked.fit": lambda: stacked.fit([net(sizes=(64, 6, 10)), net(sizes=(64, 6, 10))],
                                        split(), [1, 2], [gen(1), gen(2)]),
+    "stacked.Masks": lambda: stacked.Masks([[layers.Dropout(0.5, gen())]])(
+        randn(1, 3, 4), 0, [0]),
+    "stacked.train": lambda: transformer.fit(
+        [transformer.digit_transformer(0.2, 0.2, 8, 2, 8, generator=gen())], split(), [1],
+        [gen(1)]),
+    # transformer
+    "transformer.AttentionBlock": lambda: train_forward(
+        transformer.AttentionBlock(8, 2, 0.5, 0.2, generator=gen()), randn(2, 5, 8)),
+    "transformer.FeedForwardBlock": lambda: train_forward(
+        transformer.FeedForwardBlock(8, 6, 0.5, generator=gen()), randn(2, 5, 8)),
+    "transformer.MeanOverTokens": lambda: transformer.MeanOverTokens()(randn(2, 5, 8)),
+    "transformer.Positions": lambda: transformer.Positions(5, 8, generator=gen())(
+        randn(2, 5, 8)),
+    "transformer.digit_transformer": lambda: train_forward(
+        transformer.digit_transformer(0.2, 0.2, 8, 2, 8, generator=gen()), randn(2, 64)),
+    "transformer.fit": lambda: transformer.fit(
+        [transformer.digit_transformer(0.2, 0.2, 8, 2, 8, generator=gen(s)) for s in (2, 3)],
+        split(), [1, 2], [gen(1), gen(2)], with_train=True),
     # training
     "training.History": history,
     "training.best_epoch": lambda: training.best_epoch(history()),
