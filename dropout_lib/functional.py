@@ -134,8 +134,31 @@ def apply_mask(x: torch.Tensor, keep: torch.Tensor, scale: float = 1.0,
     broadcasts); `x` is never modified.
     """
     shape = torch.broadcast_shapes(x.shape, keep.shape)
+    if shape == x.shape == keep.shape and x.requires_grad and keep.dtype == torch.bool:
+        return _KeptTimesScale.apply(x, keep, scale, fill)
     out = x.mul(scale) if shape == x.shape else x.expand(shape).mul(scale)
     return out.masked_fill_(keep.logical_not(), fill)
+
+
+class _KeptTimesScale(torch.autograd.Function):
+    """`apply_mask` for a mask of `x`'s own shape, with the gradient in one pass.
+
+    Autograd would go back through `masked_fill_` and `mul`, two passes over the gradient; the
+    gradient is `scale` where kept and 0 where dropped, which is what PyTorch's own dropout
+    backward (`native_dropout_backward`) computes in one pass. It stays differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, keep: torch.Tensor, scale: float,
+                fill: float) -> torch.Tensor:
+        ctx.save_for_backward(keep)
+        ctx.scale = scale
+        return x.mul(scale).masked_fill_(keep.logical_not(), fill)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        (keep,) = ctx.saved_tensors
+        return torch.ops.aten.native_dropout_backward(grad, keep, ctx.scale), None, None, None
 
 
 def dropout(

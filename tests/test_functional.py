@@ -112,6 +112,20 @@ def test_gradcheck_with_a_fixed_generator(p):
 
     x = torch.randn(4, 5, dtype=torch.float64, generator=fixed_generator(3), requires_grad=True)
     assert torch.autograd.gradcheck(fixed_mask_dropout, (x,))
+    # the one-pass backward is itself differentiable (a second derivative, 0 here)
+    assert torch.autograd.gradgradcheck(fixed_mask_dropout, (x,))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gradient_equals_torchs_from_the_same_generator_state(dtype):
+    x = torch.randn(6, 7, dtype=dtype, generator=fixed_generator(4))
+    grads = []
+    for function in (dropout, torch.nn.functional.dropout):
+        leaf = x.clone().requires_grad_()
+        torch.manual_seed(5)
+        (function(leaf, 0.3) * torch.arange(42.0, dtype=dtype).view(6, 7)).sum().backward()
+        grads.append(leaf.grad)
+    assert torch.equal(grads[0], grads[1])
 
 
 # --- identity cases ----------------------------------------------------------------------------
