@@ -1,15 +1,12 @@
 """Many small MLPs trained side by side, each exactly as `training.fit` trains it alone.
 
-Chapter 7's sweeps need dozens of runs of a small network, and one such run spends most of its
-time in per-step overhead, not arithmetic. `fit` stacks the runs' weights, so that each layer
-is one batched matrix product (`torch.baddbmm`) and one Adam updates the stack. Adam's update
-is element-wise and the summed loss gives each run exactly its own gradient, so each run is
-trained as `training.fit` trains it alone, up to floating-point rounding (tested in
-`tests/test_stacked.py`): the same batches, from the run's own shuffle generator, and the same
-dropout masks, from its own dropout layers' generators, drawn in the same order.
-
-`train` is the loop itself, for any model written as a stack (`transformer.fit` uses it);
-`Masks` draws each run's dropout masks as `functional.keep_mask` draws them for that run alone.
+A small network spends most of its time in per-step overhead. `fit` stacks the runs' weights:
+each layer is one batched product (`torch.baddbmm`) and one Adam updates the stack. Adam is
+element-wise and the summed loss gives each run its own gradient, so each run is trained as
+`training.fit` trains it alone, up to rounding (`tests/test_stacked.py`): the same batches,
+from its shuffle generator, and the same masks, from its dropout layers' generators. `train`
+is the loop, for any model written as a stack (`transformer.fit`, `uncertainty`); `Masks`
+draws each run's masks as `functional.keep_mask` draws them for that run alone.
 """
 
 from __future__ import annotations
@@ -58,14 +55,10 @@ def _layout(model: nn.Module) -> tuple[list[nn.Linear], list[Dropout | None], li
 class Masks:
     """Each run's dropout on a stack, drawn as `functional.keep_mask` draws it for that run alone.
 
-    `masks(h, site, active)` applies, to the slice `h[a]` of each active run `active[a]`, the
-    dropout layer `layers[active[a]][site]` (None for none): one draw per element from that
-    layer's generator, in `h[a]`'s contiguous layout, and the factor $1/(1-p)$. The sites of a
-    model must be applied in the order its forward pass applies its layers, and runs must not
-    share a generator, so that each generator gives its run the masks it would give it alone.
-
-    Args:
-        layers: per run, its dropout layers (`layers.Dropout` or None) in site order.
+    `Masks(layers)`, with `layers[r]` run r's `layers.Dropout` layers (or None) in site order;
+    `masks(h, site, active)` applies `layers[active[a]][site]` to the slice `h[a]`: one draw
+    per element from its generator, in `h[a]`'s layout, and the factor $1/(1-p)$. Apply the
+    sites in the order of the forward pass, and give no two runs one generator.
     """
 
     def __init__(self, layers: Sequence[Sequence[Dropout | None]]) -> None:
@@ -98,9 +91,12 @@ class Masks:
 
 
 
-def _batches(n: int, batch_size: int, steps: int, generator: torch.Generator,
+def _batches(n: int, batch_size: int | None, steps: int, generator: torch.Generator,
              device: torch.device) -> list[torch.Tensor]:
-    """The row indices of `steps` batches, drawn as `training.fit` draws them."""
+    """The row indices of `steps` batches, drawn as `training.fit` draws them (all rows in
+    order, drawing nothing, for `batch_size=None`)."""
+    if batch_size is None:
+        return [torch.arange(n, device=device)] * steps
     batches: list[torch.Tensor] = []
     while len(batches) < steps:
         order = torch.randperm(n, generator=generator, device=device)
@@ -108,9 +104,27 @@ def _batches(n: int, batch_size: int, steps: int, generator: torch.Generator,
     return batches[:steps]
 
 
+def _pad_rows(t: torch.Tensor, rows: int) -> torch.Tensor:
+    """`t` with rows of zeros appended, up to `rows` rows."""
+    return torch.cat([t, t.new_zeros((rows - len(t), *t.shape[1:]))])
+
+
+def _score(out: torch.Tensor, y: torch.Tensor, regression: bool,
+           valid: torch.Tensor | None = None, counts: torch.Tensor | None = None
+           ) -> torch.Tensor:
+    """Per run: error rate, or mean squared error; over the rows where `valid` is True."""
+    if regression:
+        per_row = (out - y).pow(2).flatten(2).mean(dim=2)
+        return per_row.mean(dim=1) if valid is None else (per_row * valid).sum(dim=1) / counts
+    hits = out.argmax(dim=2) == y
+    if valid is None:
+        return 1.0 - hits.double().mean(dim=1)
+    return 1.0 - (hits & valid).sum(dim=1).double() / counts
+
+
 def fit(models: Sequence[nn.Module], splits: Split | Sequence[Split],
         checkpoints: Sequence[int] | Sequence[Sequence[int]],
-        generators: Sequence[torch.Generator], lr: float = 1e-3, batch_size: int = 64,
+        generators: Sequence[torch.Generator], lr: float = 1e-3, batch_size: int | None = 64,
         weight_decay: float = 0.0, with_train: bool = False) -> list[np.ndarray]:
     """Train `models.mlp` networks side by side with Adam; their holdout errors at checkpoints.
 
@@ -126,17 +140,20 @@ def fit(models: Sequence[nn.Module], splits: Split | Sequence[Split],
         models: `models.mlp` networks with the same layer widths and activation; the rates
             and places of their `layers.Dropout` layers may differ. Each dropout layer draws
             its masks from its own generator.
-        splits: one classification split for all runs, or one per run; each run's holdout set
-            has the same size, and at every step the active runs' batches are equally large
-            (equal training-set sizes, or sizes that are multiples of `batch_size`).
+        splits: one split for all runs, or one per run, all for classification or all for
+            regression; each run's holdout set has the same size, and at every step the active
+            runs' batches are equally large (equal training-set sizes, or sizes that are
+            multiples of `batch_size`).
         checkpoints: increasing positive step counts, one list for all runs or one per run.
         generators: one per run; it shuffles that run's batches.
-        lr, batch_size, weight_decay: as in `training.fit` with `optimizer="adam"`.
+        lr, batch_size, weight_decay: as in `training.fit` with `optimizer="adam"`;
+            `batch_size=None` trains on the whole training set at every step.
         with_train: also measure the error on the training set at each checkpoint.
 
     Returns:
-        One array of holdout errors per run, of shape (len(checkpoints[r]),); with
-        `with_train`, of shape (len(checkpoints[r]), 2): training error, holdout error.
+        One array of holdout errors per run (error rates, or mean squared errors for
+        regression), of shape (len(checkpoints[r]),); with `with_train`, of shape
+        (len(checkpoints[r]), 2): training error, holdout error.
     """
     if not models:
         raise ValueError("give at least one model")
@@ -178,7 +195,7 @@ def train(models: Sequence[nn.Module], params: Sequence[torch.Tensor],
           forward: Callable[..., torch.Tensor], write_back: Callable[..., None],
           splits: Split | Sequence[Split],
           checkpoints: Sequence[int] | Sequence[Sequence[int]],
-          generators: Sequence[torch.Generator], lr: float, batch_size: int,
+          generators: Sequence[torch.Generator], lr: float, batch_size: int | None,
           weight_decay: float, with_train: bool) -> list[np.ndarray]:
     """The loop of `fit` for any model written as a stack.
 
@@ -206,24 +223,25 @@ def train(models: Sequence[nn.Module], params: Sequence[torch.Tensor],
                                                                      strict=False)):
             raise ValueError(f"checkpoints must be increasing positive step counts, "
                              f"got {steps}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
-    if len({len(s.x_holdout) for s in splits}) != 1 or any(s.n_classes is None for s in splits):
-        raise ValueError("the splits need class labels and holdout sets of one size")
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be positive or None, got {batch_size}")
+    kinds = {s.n_classes is None for s in splits}
+    if len({len(s.x_holdout) for s in splits}) != 1 or len(kinds) != 1:
+        raise ValueError("the splits need holdout sets of one size, and all class labels or "
+                         "all real-valued targets")
+    regression = kinds.pop()
     sizes = [len(s.x_train) for s in splits]
-    if len(set(sizes)) > 1 and any(n % batch_size for n in sizes):
+    if len(set(sizes)) > 1 and (batch_size is None or any(n % batch_size for n in sizes)):
         raise ValueError(f"training sets of different sizes must be multiples of batch_size "
                          f"({batch_size}), so that every batch is full")
     device = splits[0].x_train.device
     batches = [_batches(n, batch_size, steps[-1], g, device)
                for n, steps, g in zip(sizes, checkpoints, generators, strict=True)]
     pad = max(sizes)
-    x_train = torch.stack([nn.functional.pad(s.x_train, (0, 0, 0, pad - len(s.x_train)))
-                           for s in splits])
-    y_train = torch.stack([nn.functional.pad(s.y_train, (0, pad - len(s.y_train)))
-                           for s in splits])
-    n_in = x_train.shape[2]
-    x_train, y_train = x_train.flatten(0, 1), y_train.flatten()  # row r * pad + i
+    x_train = torch.stack([_pad_rows(s.x_train, pad) for s in splits])
+    y_train = torch.stack([_pad_rows(s.y_train, pad) for s in splits])
+    n_in, y_shape = x_train.shape[2], y_train.shape[2:]
+    x_train, y_train = x_train.flatten(0, 1), y_train.flatten(0, 1)  # row r * pad + i
     x_holdout = torch.stack([s.x_holdout for s in splits])
     y_holdout = torch.stack([s.y_holdout for s in splits])
     params = [p.contiguous().requires_grad_() for p in params]
@@ -240,8 +258,9 @@ def train(models: Sequence[nn.Module], params: Sequence[torch.Tensor],
         rows = (torch.tensor(active, device=device)[:, None] * pad + torch.stack(batch)).ravel()
         logits = forward(params, x_train.index_select(0, rows).view(len(active), -1, n_in),
                          active)
-        loss = nn.functional.cross_entropy(logits.flatten(0, 1), y_train.index_select(0, rows),
-                                           reduction="none").view(len(active), -1)
+        loss_fn = nn.functional.mse_loss if regression else nn.functional.cross_entropy
+        loss = loss_fn(logits.flatten(0, 1), y_train.index_select(0, rows),
+                       reduction="none").view(len(active), -1)
         optimizer.zero_grad()
         loss.mean(dim=1).sum().backward()
         optimizer.step()
@@ -250,17 +269,16 @@ def train(models: Sequence[nn.Module], params: Sequence[torch.Tensor],
             with torch.no_grad():
                 chosen = [p[due] for p in params]
                 rows = torch.tensor([active[a] for a in due], device=device)
-                right = (forward(chosen, x_holdout[rows]).argmax(dim=2)
-                         == y_holdout[rows]).double().mean(dim=1)
-                fitted = torch.full_like(right, torch.nan)
+                held = _score(forward(chosen, x_holdout[rows]), y_holdout[rows], regression)
+                fitted = torch.full_like(held, torch.nan)
                 if with_train:
                     x = x_train.view(n_runs, pad, n_in)[rows]
-                    hits = forward(chosen, x).argmax(dim=2) == y_train.view(n_runs, pad)[rows]
+                    y = y_train.view(n_runs, pad, *y_shape)[rows]
                     valid = torch.arange(pad, device=device) < counts[rows, None]
-                    fitted = (hits & valid).sum(dim=1).double() / counts[rows]
-                for a, acc, fit_acc in zip(due, right.tolist(), fitted.tolist(), strict=True):
+                    fitted = _score(forward(chosen, x), y, regression, valid, counts[rows])
+                for a, fit_e, held_e in zip(due, fitted.tolist(), held.tolist(), strict=True):
                     at = checkpoints[active[a]].index(step)
-                    errors[active[a]][at] = (1.0 - fit_acc, 1.0 - acc)
+                    errors[active[a]][at] = (fit_e, held_e)
         keep = [a for a, r in enumerate(active) if checkpoints[r][-1] > step]
         if len(keep) < len(active):  # finished runs leave the stack
             write_back([r for a, r in enumerate(active) if a not in keep],

@@ -310,6 +310,8 @@ CALLS = {
     # uncertainty
     "uncertainty.auroc": lambda: uncertainty.auroc(randn(6), labels(6) > 0),
     "uncertainty.chapter_model": lambda: uncertainty.chapter_model(steps=2, seed=3),
+    "uncertainty.chapter_models": lambda: uncertainty.chapter_models(
+        [("relu", 0.1, 3, 20), ("relu", 0.3, 4, 20), ("tanh", 0.1, 3, 20)], steps=2),
     "uncertainty.classifier_scores": lambda: uncertainty.classifier_scores(
         net(), randn(5, 4), 10, generator=gen(1)),
     "uncertainty.coverage": lambda: uncertainty.coverage(randn(5), randn(5), randn(5).abs()),

@@ -91,3 +91,25 @@ def test_what_it_cannot_stack_is_refused():
         stacked.fit([nn.Linear(64, 10)], split(), [1], shuffle[:1])
     drop_first = nn.Sequential(layers.Dropout(0.1), nn.Linear(64, 10, dtype=torch.float64))
     assert len(stacked.fit([drop_first], split(), [1], shuffle[:1])) == 1
+
+
+@pytest.mark.parametrize("batch_size", [None, 20])  # None: the whole set at every step
+def test_regression_runs_are_trained_as_fit_trains_them(batch_size):
+    from dropout_lib.uncertainty import gap_regression
+    splits = [gap_regression(40, n_holdout=30, seed=s) for s in range(2)]
+    nets = [models.mlp([1, 8, 8, 1], dropout=0.2, generator=torch.Generator().manual_seed(s))
+            for s in range(2)]
+    steps = 1 if batch_size is None else 2
+    errors = stacked.fit(nets, splits, [steps, 3 * steps],
+                         [torch.Generator().manual_seed(5 + s) for s in range(2)], lr=1e-2,
+                         batch_size=batch_size, weight_decay=1e-4, with_train=True)
+    for s, (trained, split_, found) in enumerate(zip(nets, splits, errors, strict=True)):
+        alone = models.mlp([1, 8, 8, 1], dropout=0.2, generator=torch.Generator().manual_seed(s))
+        history = training.fit(alone, split_, epochs=3, lr=1e-2, batch_size=batch_size,
+                               weight_decay=1e-4, generator=torch.Generator().manual_seed(5 + s))
+        np.testing.assert_allclose(found[:, 1], [history.holdout_loss[0],
+                                                 history.holdout_loss[2]], atol=1e-12)
+        np.testing.assert_allclose(found[:, 0], [history.train_loss[0],
+                                                 history.train_loss[2]], atol=1e-12)
+        for a, b in zip(trained.parameters(), alone.parameters(), strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-12)

@@ -48,6 +48,23 @@ def test_chapter_model_is_reproducible_and_does_not_touch_global_state():
     assert first(split.x_train).shape == split.y_train.shape
 
 
+def test_chapter_models_side_by_side_train_each_as_chapter_model_does():
+    runs = [("relu", 0.1, 0, 40), ("relu", 0.3, 1, 40), ("relu", 0.0, 2, 40),
+            ("relu", 0.1, 1, 60), ("tanh", 0.1, 2, 40)]
+    together = uncertainty.chapter_models(runs, steps=30)
+    for (activation, rate, seed, n_train), (model, split) in zip(runs, together, strict=True):
+        alone, same = uncertainty.chapter_model(activation, rate, seed, steps=30,
+                                                n_train=n_train)
+        assert torch.equal(split.x_train, same.x_train) and not model.training
+        assert all(layer.generator is None for layer in layers.dropout_layers(model))
+        for a, b in zip(model.parameters(), alone.parameters(), strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    moved = [p.detach().clone() for p in together[0][0].parameters()]
+    start = [p.detach().clone() for p in uncertainty.chapter_models(runs[:1], steps=1)[0][0]
+             .parameters()]
+    assert any(not torch.equal(a, b) for a, b in zip(moved, start, strict=True))
+
+
 def test_chapter_model_learns_the_clusters_and_is_uncertain_far_out():
     model, split = uncertainty.chapter_model("relu", steps=300)
     with torch.no_grad():
