@@ -66,10 +66,11 @@ def mc_averaging_against_weight_scaling(seed: int) -> None:
 
 @claim(5, "dropout before a BatchNorm layer leaves it a running variance too large for the "
           "test-time inputs; after the last BatchNorm the ratio is about 1; in this shallow "
-          "network removing the shift changes the error by little")
+          "network removing the shift changes the error by little, and the network with "
+          "dropout before the BatchNorm has the higher error")
 def variance_shift_before_but_not_after_bn(seed: int) -> None:
     split = data.digits(n_train=500, n_holdout=500, seed=seed)
-    ratios = {}
+    ratios, errors = {}, {}
     for before in (True, False):
         generator = torch.Generator().manual_seed(seed)
         net = inference.bn_mlp([64, 128, 128, 10], p=0.5, dropout_before_bn=before,
@@ -77,6 +78,7 @@ def variance_shift_before_but_not_after_bn(seed: int) -> None:
         training.fit(net, split, epochs=10, lr=1e-3, batch_size=50, generator=generator,
                      record="none")
         ratios[before] = batchnorm.variance_ratio(net, split.x_holdout)
+        errors[before] = 1 - training.evaluate(net, split.x_holdout, split.y_holdout)[1]
         if before:
             error = 1 - training.evaluate(net, split.x_holdout, split.y_holdout)[1]
             fixed = batchnorm.recalibrate(net, split.x_train)
@@ -88,6 +90,7 @@ def variance_shift_before_but_not_after_bn(seed: int) -> None:
     # the error moves by less than 2 points (10 of the 500 holdout digits)
     assert all(0.9 < r < 1.1 for r in fixed_ratios), fixed_ratios
     assert abs(fixed_error - error) < 0.02, (error, fixed_error)
+    assert errors[True] > errors[False], errors
 
 
 @claim(5, "rescaling a feature leaves dropout's linear-regression fit unchanged, and moves "
