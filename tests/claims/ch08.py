@@ -12,7 +12,7 @@ def _trained(layer, seed: int) -> tuple[float, float]:
     """Holdout error and training accuracy (noisy labels) after the chapter's 40 epochs."""
     split = data.digits(n_train=200, n_holdout=500, label_noise=0.3, seed=seed)
     generator = torch.Generator().manual_seed(seed)
-    net = blocks.tiny_cnn(p=0.0 if layer is None else 0.3, channels=8, layer=layer,
+    net = blocks.tiny_cnn(p=0.0 if layer is None else 0.3, channels=16, layer=layer,
                           generator=generator)
     training.fit(net, split, epochs=40, lr=2e-2, batch_size=50, generator=generator,
                  record="none")
@@ -20,10 +20,12 @@ def _trained(layer, seed: int) -> tuple[float, float]:
             training.evaluate(net, split.x_train, split.y_train)[1])
 
 
-# Only what the chapter concludes: the order of Bernoulli, Gaussian and spatial dropout
-# changes from seed to seed (measured on seeds 1000-1005), so it is not asserted.
-@claim(8, "on noisy digits every drop layer lowers the tiny CNN's error, and the net without "
-          "dropout fits more than the right 70% of its training labels")
+# Only what the chapter concludes: the order of the errors of Bernoulli, Gaussian and spatial
+# dropout changes from seed to seed (measured with 16 maps on seeds 1000-1005), so it is not
+# asserted; the order of the training accuracies (spatial dropout fits the most labels) is.
+@claim(8, "on noisy digits every drop layer lowers the tiny CNN's error, the net without "
+          "dropout fits more than the right 70% of its training labels, and spatial dropout "
+          "fits more of them than Bernoulli or Gaussian dropout")
 def every_variant_helps(seed: int) -> None:
     results = {name: _trained(layer, seed) for name, layer in [
         ("none", None), ("bernoulli", layers.Dropout),
@@ -32,6 +34,8 @@ def every_variant_helps(seed: int) -> None:
     assert max(errors["bernoulli"], errors["gaussian"], errors["spatial"]) < errors["none"], \
         errors
     assert results["none"][1] > 0.7, results
+    fitted = {name: accuracy for name, (_, accuracy) in results.items()}
+    assert fitted["spatial"] > max(fitted["bernoulli"], fitted["gaussian"]), fitted
 
 
 @claim(8, "Gaussian dropout keeps the mean and the variance of inverted dropout; alpha dropout "
