@@ -153,7 +153,7 @@ def digit_transformer(
     device: torch.device | str | None = None,
     generator: torch.Generator | None = None,
 ) -> nn.Sequential:
-    """A one-block Transformer for flat 64-pixel digits, each row of 8 pixels one token.
+    """A one-layer Transformer for flat 64-pixel digits, each row of 8 pixels one token.
 
     Layout: `rows as tokens -> Linear(8, d_model) -> Positions -> AttentionBlock ->
     FeedForwardBlock -> LayerNorm -> MeanOverTokens -> Linear(d_model, n_classes)`: one
