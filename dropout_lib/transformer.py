@@ -205,9 +205,9 @@ def fit(models: Sequence[nn.Module], splits: Split | Sequence[Split],
     Run r is `models[r]` trained as `training.fit(models[r], splits[r], lr=lr,
     batch_size=batch_size, weight_decay=weight_decay, generator=generators[r])` trains it,
     for `checkpoints[r][-1]` steps, up to rounding; the arguments and the returned errors are
-    those of `stacked.fit`. The models need the same `d_model` and `n_heads`; their rates
-    may differ, and each run's two dropout layers draw from that run's own generator, which
-    no other run may share.
+    those of `stacked.fit`. The models need the same `d_model`, `n_heads` and `d_hidden`;
+    their rates may differ, and each run's three dropout layers draw from that run's own
+    generator, which no other run may share.
     """
     models = list(models)
     if not models:
@@ -227,14 +227,16 @@ def fit(models: Sequence[nn.Module], splits: Split | Sequence[Split],
     def targets(run: int) -> list[torch.Tensor]:
         """Run `run`'s parameters, as the stack holds them (Linear weights transposed)."""
         embed, positions, attention, feed, final, head = parts[run]
-        linears = [embed, attention.qkv, attention.out, feed.hidden, feed.out, head]
-        weights = {id(m): [m.weight.T, m.bias[None]] for m in linears}
-        norms = {id(m): [m.weight.view(1, 1, -1), m.bias.view(1, 1, -1)]
-                 for m in (attention.norm, feed.norm, final)}
-        order = [embed, positions, attention.norm, attention.qkv, attention.out, feed.norm,
-                 feed.hidden, feed.out, final, head]
-        return [t for m in order
-                for t in ([m.weight[None]] if m is positions else (weights | norms)[id(m)])]
+
+        def linear(m: nn.Linear) -> list[torch.Tensor]:
+            return [m.weight.T, m.bias[None]]
+
+        def norm(m: nn.LayerNorm) -> list[torch.Tensor]:
+            return [m.weight.view(1, 1, -1), m.bias.view(1, 1, -1)]
+
+        return [*linear(embed), positions.weight[None], *norm(attention.norm),
+                *linear(attention.qkv), *linear(attention.out), *norm(feed.norm),
+                *linear(feed.hidden), *linear(feed.out), *norm(final), *linear(head)]
 
     params = [torch.stack([t.detach() for t in run])
               for run in zip(*(targets(r) for r in range(len(parts))), strict=True)]
